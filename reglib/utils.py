@@ -1,0 +1,50 @@
+"""Seeding and device selection (used by every chapter)."""
+
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+import torch
+
+from ._validate import check_int
+
+__all__ = ["set_seed", "get_device", "make_generator"]
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python's ``random``, NumPy's global generator and torch (CPU and CUDA).
+
+    Parameters
+    ----------
+    seed : int
+        A non-negative integer below 2**32.
+    """
+    seed = check_int("seed", seed, 0, 2**32 - 1)
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+
+
+def get_device() -> torch.device:
+    """CUDA when available, else CPU; the environment variable ``REGLIB_DEVICE`` overrides.
+
+    ``REGLIB_DEVICE=cpu`` forces the CPU on a GPU machine (handy for reproducing the
+    committed outputs exactly); ``REGLIB_DEVICE=cuda:1`` picks a particular GPU.
+    """
+    override = os.environ.get("REGLIB_DEVICE", "").strip()
+    if override:
+        try:
+            return torch.device(override)
+        except RuntimeError as err:
+            raise ValueError(f"REGLIB_DEVICE must name a torch device such as 'cpu' or 'cuda', got {override!r}") from err
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def make_generator(seed: int, device=None) -> torch.Generator:
+    """A ``torch.Generator`` seeded with ``seed`` on ``device`` (default CPU)."""
+    seed = check_int("seed", seed, 0, 2**63 - 1)
+    gen = torch.Generator(device=device if device is not None else "cpu")
+    gen.manual_seed(seed)
+    return gen
