@@ -1,0 +1,82 @@
+"""One consistent figure style for the whole course, and the plots that recur."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["use_style", "COLORS", "plot_history", "mean_std_band", "bar_mean_std"]
+
+#: Colour-blind-safe palette (Okabe & Ito 2008), in the order the course uses them.
+COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
+
+
+def use_style() -> None:
+    """Apply the course's matplotlib style (call once at the top of a notebook)."""
+    import matplotlib as mpl
+    from cycler import cycler
+
+    mpl.rcParams.update({
+        "figure.figsize": (6.4, 3.6),
+        "figure.dpi": 100,
+        "savefig.dpi": 100,
+        "figure.constrained_layout.use": True,
+        "axes.grid": True,
+        "grid.alpha": 0.3,
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+        "axes.titlesize": 11,
+        "axes.labelsize": 10,
+        "legend.fontsize": 9,
+        "legend.frameon": False,
+        "lines.linewidth": 1.8,
+        "axes.prop_cycle": cycler(color=COLORS),
+        "image.cmap": "viridis",
+    })
+
+
+def plot_history(history, axes=None, title=None, x: str = "epoch"):
+    """Loss (left) and accuracy (right) against epochs or steps, train solid, validation dashed."""
+    import matplotlib.pyplot as plt
+
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    xs = getattr(history, x)
+    ax_loss, ax_acc = axes
+    ax_loss.plot(xs, history.train_loss, label="train (batch mean)", color=COLORS[0])
+    if history.val_loss:
+        ax_loss.plot(xs, history.val_loss, "--", label="validation", color=COLORS[1])
+    ax_loss.set(xlabel=x, ylabel="cross-entropy loss", yscale="log")
+    if history.train_acc:
+        ax_acc.plot(xs, history.train_acc, label="train", color=COLORS[0])
+    if history.val_acc:
+        ax_acc.plot(xs, history.val_acc, "--", label="validation", color=COLORS[1])
+    ax_acc.set(xlabel=x, ylabel="accuracy")
+    if history.best_index is not None:
+        for ax in axes:
+            ax.axvline(xs[history.best_index], color="gray", lw=1, ls=":", label="best (restored)")
+    ax_acc.legend()
+    ax_loss.legend()
+    if title:
+        ax_loss.figure.suptitle(title)
+    return axes
+
+
+def mean_std_band(ax, x, values, label=None, color=None, **kwargs):
+    """Plot the mean over seeds (rows of ``values``) with a ±1 std band; returns the line."""
+    values = np.asarray(values, dtype=float)
+    mean, std = values.mean(0), values.std(0)
+    (line,) = ax.plot(x, mean, label=label, color=color, **kwargs)
+    ax.fill_between(x, mean - std, mean + std, color=line.get_color(), alpha=0.2, lw=0)
+    return line
+
+
+def bar_mean_std(ax, labels, values, color=None, fmt="{:.1%}"):
+    """Bars of the mean over seeds with ±1 std error bars and the mean written on each bar."""
+    values = [np.asarray(v, dtype=float) for v in values]
+    means = [v.mean() for v in values]
+    stds = [v.std() for v in values]
+    bars = ax.bar(labels, means, yerr=stds, capsize=4, color=color or COLORS[: len(labels)])
+    for bar, m in zip(bars, means):
+        ax.annotate(fmt.format(m), (bar.get_x() + bar.get_width() / 2, m), ha="center", va="bottom",
+                    xytext=(0, 3), textcoords="offset points", fontsize=9)
+    return bars
