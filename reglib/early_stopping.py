@@ -1,0 +1,160 @@
+"""Early stopping on a monitored validation metric (chapter 05).
+
+Training is stopped once the monitored value has failed to improve for ``patience`` consecutive
+evaluations, and the weights of the best evaluation are restored (Prechelt 1998; Goodfellow et al.
+2016, §7.8). :func:`reglib.train.fit` calls :meth:`EarlyStopping.step` after every evaluation and
+:meth:`EarlyStopping.restore` at the end when ``restore_best`` is set.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import torch
+from torch import nn
+
+from ._validate import check_choice, check_int, check_nonneg
+
+__all__ = ["EarlyStopping"]
+
+
+def _as_float(value) -> float:
+    """A Python float from a number, a NumPy scalar or a one-element tensor."""
+    if isinstance(value, bool):
+        raise ValueError(f"value must be a real number, got {value!r}")
+    try:
+        return float(value.item() if isinstance(value, torch.Tensor) else value)
+    except (TypeError, ValueError, RuntimeError):
+        raise ValueError(f"value must be a real number or a one-element tensor, got {value!r}") from None
+
+
+def _snapshot(model: nn.Module) -> dict:
+    """A copy of ``model.state_dict()`` that later training cannot touch: tensors are detached clones
+    on their own device; anything else in the state dict is deep-copied."""
+    return {key: value.detach().clone() if isinstance(value, torch.Tensor) else copy.deepcopy(value)
+            for key, value in model.state_dict().items()}
+
+
+class EarlyStopping:
+    """Stop when the monitored value has not improved for ``patience`` consecutive steps (chapter 05).
+
+    A step *improves* when its value beats ``best`` by more than ``min_delta``
+    (``value < best - min_delta`` in ``"min"`` mode, ``value > best + min_delta`` in ``"max"`` mode).
+    NaN never improves, not even on the first step; the first non-NaN value always improves (even
+    ``inf``), because there is nothing to compare it with.
+
+    Parameters
+    ----------
+    patience : int
+        Number of consecutive steps without improvement that stops training, >= 1.
+    min_delta : float
+        Smallest change that counts as an improvement, >= 0.
+    mode : {"min", "max"}
+        ``"min"`` for losses, ``"max"`` for accuracies.
+    restore_best : bool
+        Whether :func:`reglib.train.fit` should load the best weights back at the end.
+
+    Attributes
+    ----------
+    best : float or None
+        Best value so far (``None`` before the first improvement).
+    best_step : int or None
+        0-based index of the :meth:`step` call that produced ``best``.
+    num_bad_steps : int
+        Consecutive steps without improvement so far.
+    num_steps : int
+        Number of :meth:`step` calls so far.
+    stopped : bool
+        Whether :meth:`step` has returned True (stays True until :meth:`reset`).
+    best_state : dict or None
+        Copy of the model's ``state_dict`` at ``best_step``, when a model was passed at that step.
+
+    Examples
+    --------
+    >>> stopper = EarlyStopping(patience=2)
+    >>> [stopper.step(v) for v in [1.0, 0.5, 0.6, 0.7]]
+    [False, False, False, True]
+    >>> stopper.best, stopper.best_step
+    (0.5, 1)
+    """
+
+    def __init__(self, patience: int = 5, min_delta: float = 0.0, mode: str = "min", restore_best: bool = True):
+        self.patience = check_int("patience", patience, 1)
+        self.min_delta = check_nonneg("min_delta", min_delta)
+        self.mode = check_choice("mode", mode, ("min", "max"))
+        if not isinstance(restore_best, bool):
+            raise ValueError(f"restore_best must be True or False, got {restore_best!r}")
+        self.restore_best = restore_best
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything seen so far (the arguments are kept)."""
+        self.best = None
+        self.best_step = None
+        self.best_state = None
+        self.num_bad_steps = 0
+        self.num_steps = 0
+        self.stopped = False
+
+    def improves(self, value: float) -> bool:
+        """Whether ``value`` would count as an improvement on ``best`` (without recording it)."""
+        value = _as_float(value)
+        if math.isnan(value):
+            return False
+        if self.best is None:
+            return True
+        if self.mode == "min":
+            return value < self.best - self.min_delta
+        return value > self.best + self.min_delta
+
+    def step(self, value, model: nn.Module | None = None) -> bool:
+        """Record one evaluation; return True if training should stop now.
+
+        Parameters
+        ----------
+        value : float or one-element Tensor
+            The monitored metric of this evaluation.
+        model : nn.Module, optional
+            When given and ``value`` improves, a copy of its ``state_dict`` is kept for :meth:`restore`.
+
+        Returns
+        -------
+        bool
+            True on the call where the number of consecutive steps without improvement reaches
+            ``patience`` (and on later calls as long as none improves).
+        """
+        if model is not None and not isinstance(model, nn.Module):
+            raise ValueError(f"model must be a torch.nn.Module or None, got {type(model).__name__}")
+        value = _as_float(value)
+        if self.improves(value):
+            self.best, self.best_step, self.num_bad_steps = value, self.num_steps, 0
+            # the stored state always belongs to best_step: without a model there is none
+            self.best_state = _snapshot(model) if model is not None else None
+        else:
+            self.num_bad_steps += 1
+        self.num_steps += 1
+        should_stop = self.num_bad_steps >= self.patience
+        self.stopped = self.stopped or should_stop
+        return should_stop
+
+    def restore(self, model: nn.Module) -> nn.Module:
+        """Load the stored best ``state_dict`` into ``model`` (exactly: same values, bit for bit).
+
+        Raises
+        ------
+        RuntimeError
+            If no state was stored (no model was passed to :meth:`step` at the best step).
+        """
+        if not isinstance(model, nn.Module):
+            raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        if self.best_state is None:
+            raise RuntimeError("EarlyStopping.restore: no best state stored; pass the model to "
+                               "step(value, model) so that the weights of the best step are kept")
+        model.load_state_dict(self.best_state)
+        return model
+
+    def __repr__(self) -> str:
+        return (f"EarlyStopping(patience={self.patience}, min_delta={self.min_delta}, mode={self.mode!r}, "
+                f"restore_best={self.restore_best}; best={self.best}, best_step={self.best_step}, "
+                f"num_bad_steps={self.num_bad_steps})")
