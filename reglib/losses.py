@@ -1,0 +1,170 @@
+"""Label smoothing and cross-entropy with hard or soft targets (chapter 09).
+
+With :math:`K` classes, smoothing strength :math:`\\varepsilon` and a one-hot target
+:math:`e_y`, label smoothing (Szegedy et al. 2016) trains on the mixture
+
+.. math::  q = (1 - \\varepsilon)\\, e_y + \\frac{\\varepsilon}{K}\\, \\mathbf 1
+   \\qquad \\text{(chapter 09, eq. (1))}
+
+so the true class keeps :math:`1 - \\varepsilon + \\varepsilon/K` and every class (the true one
+included) gets :math:`\\varepsilon/K`. This is PyTorch's convention; some papers spread
+:math:`\\varepsilon` over the :math:`K - 1` wrong classes instead, which is a different target.
+
+The loss is the cross-entropy against :math:`q`. Written with the log-probabilities
+:math:`\\log p = \\operatorname{log\\_softmax}(z)` it splits into two terms,
+
+.. math::  \\ell(z, y) = -\\sum_k q_k \\log p_k
+   = -(1 - \\varepsilon) \\log p_y - \\frac{\\varepsilon}{K} \\sum_k \\log p_k
+   \\qquad \\text{(chapter 09, eq. (2))}
+
+which is how :func:`cross_entropy` computes it: one ``log_softmax``, one gather, one sum,
+never materialising :math:`q` for index targets.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ._validate import check_choice, check_int, check_probability
+
+__all__ = ["smooth_labels", "cross_entropy", "LabelSmoothingCrossEntropy"]
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _is_index_target(target: torch.Tensor) -> bool:
+    return not (torch.is_floating_point(target) or torch.is_complex(target))
+
+
+def smooth_labels(target: torch.Tensor, num_classes: int, smoothing: float,
+                  dtype: torch.dtype | None = None) -> torch.Tensor:
+    """Label-smoothed target distribution :math:`(1 - \\varepsilon)\\,e_y + \\varepsilon / K`.
+
+    Chapter 09, eq. (1).
+
+    Parameters
+    ----------
+    target : Tensor
+        Either class indices, integer tensor of shape ``(*,)`` with values in ``[0, K)``, or
+        probability rows, floating tensor of shape ``(*, K)`` (e.g. mixup targets); the latter are
+        smoothed the same way, :math:`(1 - \\varepsilon)\\,t + \\varepsilon / K`.
+    num_classes : int
+        :math:`K \\ge 1`.
+    smoothing : float
+        :math:`\\varepsilon \\in [0, 1]`; 0 gives the one-hot (or unchanged) target, 1 the uniform one.
+    dtype : torch.dtype, optional
+        Result dtype for index targets (default ``float32``); probability targets keep their dtype.
+
+    Returns
+    -------
+    Tensor
+        Shape ``(*, K)``; every row sums to 1 if the input rows did.
+    """
+    num_classes = check_int("num_classes", num_classes, 1)
+    eps = check_probability("smoothing", smoothing)
+    if _is_index_target(target):
+        if target.numel() and (int(target.min()) < 0 or int(target.max()) >= num_classes):
+            raise ValueError(f"target must hold class indices in [0, {num_classes - 1}] "
+                             f"(num_classes={num_classes}), got values in "
+                             f"[{int(target.min())}, {int(target.max())}]")
+        probs = F.one_hot(target.long(), num_classes).to(dtype or torch.float32)
+    else:
+        if target.ndim == 0 or target.shape[-1] != num_classes:
+            raise ValueError(f"target with probabilities must have shape (*, num_classes={num_classes}), "
+                             f"got {tuple(target.shape)}")
+        probs = target
+    return probs * (1.0 - eps) + eps / num_classes
+
+
+def _check_shapes(logits: torch.Tensor, target: torch.Tensor, class_dim: int) -> None:
+    if logits.ndim == 0:
+        raise ValueError("logits must have shape (C,), (N, C) or (N, C, d1, ...), got a scalar")
+    if _is_index_target(target):
+        expected = logits.shape[:class_dim] + logits.shape[class_dim + 1:]
+        if target.shape != expected:
+            raise ValueError(f"target with class indices must have shape {tuple(expected)} for logits of "
+                             f"shape {tuple(logits.shape)}, got {tuple(target.shape)}")
+    elif target.shape != logits.shape:
+        raise ValueError(f"target with probabilities must have the shape of logits {tuple(logits.shape)}, "
+                         f"got {tuple(target.shape)}")
+
+
+def _reduce(loss: torch.Tensor, reduction: str) -> torch.Tensor:
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    return loss
+
+
+def cross_entropy(logits: torch.Tensor, target: torch.Tensor, label_smoothing: float = 0.0,
+                  reduction: str = "mean") -> torch.Tensor:
+    """Cross-entropy with optional label smoothing; equal to ``F.cross_entropy``.
+
+    Chapter 09, eq. (2): with :math:`\\log p = \\operatorname{log\\_softmax}(z)` along the class axis,
+
+    * index targets: :math:`\\ell = -(1 - \\varepsilon) \\log p_y - \\frac{\\varepsilon}{K} \\sum_k \\log p_k`;
+    * probability targets :math:`t`:
+      :math:`\\ell = -\\sum_k \\big((1 - \\varepsilon) t_k + \\varepsilon/K\\big) \\log p_k`.
+
+    Parameters
+    ----------
+    logits : Tensor
+        Unnormalised scores, shape ``(N, K)``, ``(N, K, d1, ...)`` or ``(K,)``; the class axis is 1
+        (0 for a single unbatched sample), as in PyTorch.
+    target : Tensor
+        Class indices (integer), shape ``logits.shape`` without the class axis, or class
+        probabilities (floating), the shape of ``logits``.
+    label_smoothing : float
+        :math:`\\varepsilon \\in [0, 1]`.
+    reduction : {"mean", "sum", "none"}
+        ``"mean"`` averages over every sample (and every position ``d1, ...``).
+
+    Returns
+    -------
+    Tensor
+        A scalar, or the per-sample losses (shape of ``target`` without the class axis) for
+        ``reduction="none"``.
+    """
+    eps = check_probability("label_smoothing", label_smoothing)
+    check_choice("reduction", reduction, _REDUCTIONS)
+    class_dim = 0 if logits.ndim == 1 else 1
+    _check_shapes(logits, target, class_dim)
+    num_classes = logits.shape[class_dim]
+    logp = F.log_softmax(logits, dim=class_dim)
+    if _is_index_target(target):
+        log_p_true = logp.gather(class_dim, target.long().unsqueeze(class_dim)).squeeze(class_dim)
+        loss = -(1.0 - eps) * log_p_true
+        if eps > 0:
+            loss = loss - (eps / num_classes) * logp.sum(dim=class_dim)
+    else:
+        q = target if eps == 0 else target * (1.0 - eps) + eps / num_classes
+        loss = -(q * logp).sum(dim=class_dim)
+    return _reduce(loss, reduction)
+
+
+class LabelSmoothingCrossEntropy(nn.Module):
+    """Module form of :func:`cross_entropy` (chapter 09).
+
+    Parameters
+    ----------
+    label_smoothing : float
+        :math:`\\varepsilon \\in [0, 1]`, default 0.1.
+    reduction : {"mean", "sum", "none"}
+
+    Shapes: ``forward(logits (N, K), target (N,) int or (N, K) float) -> loss``.
+    Same results as ``nn.CrossEntropyLoss(label_smoothing=label_smoothing, reduction=reduction)``.
+    """
+
+    def __init__(self, label_smoothing: float = 0.1, reduction: str = "mean"):
+        super().__init__()
+        self.label_smoothing = check_probability("label_smoothing", label_smoothing)
+        self.reduction = check_choice("reduction", reduction, _REDUCTIONS)
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return cross_entropy(logits, target, self.label_smoothing, self.reduction)
+
+    def extra_repr(self) -> str:
+        return f"label_smoothing={self.label_smoothing}, reduction={self.reduction!r}"

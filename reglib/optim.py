@@ -1,0 +1,343 @@
+"""Optimizers as regularizers: SGD, Adam with L2 or decoupled weight decay, SAM (chapter 11).
+
+Every optimizer here is a ``torch.optim.Optimizer`` (param groups, ``state_dict``, ``zero_grad``,
+closures) whose ``step`` reads like the update it implements. Notation (chapter 11, table 1):
+parameters :math:`\\theta`, gradient :math:`g = \\nabla_\\theta L`, learning rate :math:`\\eta`,
+weight decay :math:`\\lambda`, step counter :math:`t = 1, 2, \\dots`.
+
+SGD with momentum (eq. (1))::
+
+    g ← g + λ θ                      (L2 penalty λ/2‖θ‖², coupled)
+    b ← g            if t = 1
+    b ← μ b + (1 − τ) g   otherwise  (momentum μ, dampening τ)
+    d ← g + μ b  (Nesterov)  or  d ← b
+    θ ← θ − η d
+
+Adam (Kingma & Ba 2015) with L2 (eq. (2)) or decoupled weight decay, AdamW
+(Loshchilov & Hutter 2019, eq. (3))::
+
+    g ← g + λ θ          (Adam + L2: the penalty passes through the moments)
+    θ ← θ − η λ θ        (AdamW: decay applied to the weights directly)
+    m ← β₁ m + (1 − β₁) g
+    v ← β₂ v + (1 − β₂) g²
+    θ ← θ − η/(1 − β₁ᵗ) · m / (√v / √(1 − β₂ᵗ) + ε)
+
+Sharpness-aware minimization (Foret et al. 2021, eq. (4))::
+
+    e = ρ g / ‖g‖                    (‖·‖ over all parameters together)
+    g_SAM = ∇L(θ + e)
+    θ ← base_step(θ, g_SAM)
+
+The arithmetic follows PyTorch's order of floating-point operations, so the results agree with
+``torch.optim`` step for step, not just approximately. The per-parameter updates use
+``torch._foreach_*`` operations (one call updates a whole list of tensors), which is what makes
+them as fast as PyTorch's own implementations.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch.optim import Optimizer
+
+from ._validate import check_nonneg, check_range
+
+__all__ = ["SGD", "Adam", "AdamW", "SAM"]
+
+
+def _check_betas(betas) -> tuple[float, float]:
+    try:
+        beta1, beta2 = betas
+    except (TypeError, ValueError):
+        raise ValueError(f"betas must be a pair (beta1, beta2) in [0, 1), got {betas!r}") from None
+    return (check_range("betas[0]", beta1, 0.0, 1.0, high_open=True),
+            check_range("betas[1]", beta2, 0.0, 1.0, high_open=True))
+
+
+def _with_grads(group: dict) -> list[torch.Tensor]:
+    """The parameters of a group that received a gradient."""
+    for p in group["params"]:
+        if p.grad is not None and p.grad.is_sparse:
+            raise ValueError("sparse gradients are not supported by reglib optimizers")
+    return [p for p in group["params"] if p.grad is not None]
+
+
+def _closure_loss(closure: Callable | None):
+    if closure is None:
+        return None
+    with torch.enable_grad():
+        return closure()
+
+
+# --------------------------------------------------------------------------- SGD
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with momentum and coupled weight decay (chapter 11, eq. (1)).
+
+    Equal to ``torch.optim.SGD`` with the same arguments, step for step.
+
+    Parameters
+    ----------
+    params : iterable of Tensor or of dict
+        Parameters, or param groups (dicts) with their own hyperparameters.
+    lr : float
+        Learning rate :math:`\\eta \\ge 0`.
+    momentum : float
+        :math:`\\mu \\ge 0`.
+    weight_decay : float
+        :math:`\\lambda \\ge 0`; adds :math:`\\lambda\\theta` to the gradient (the gradient of
+        :math:`\\tfrac{\\lambda}{2}\\lVert\\theta\\rVert^2`, chapter 01).
+    dampening : float
+        :math:`\\tau \\ge 0`, scales down the new gradient in the momentum buffer (not on the first step).
+    nesterov : bool
+        Nesterov momentum; needs ``momentum > 0`` and ``dampening == 0``.
+    """
+
+    def __init__(self, params, lr: float, momentum: float = 0.0, weight_decay: float = 0.0,
+                 dampening: float = 0.0, nesterov: bool = False):
+        defaults = {"lr": check_nonneg("lr", lr), "momentum": check_nonneg("momentum", momentum),
+                    "weight_decay": check_nonneg("weight_decay", weight_decay),
+                    "dampening": check_nonneg("dampening", dampening), "nesterov": bool(nesterov)}
+        if nesterov and (defaults["momentum"] == 0 or defaults["dampening"] != 0):
+            raise ValueError("nesterov=True requires momentum > 0 and dampening == 0, "
+                             f"got momentum={momentum!r}, dampening={dampening!r}")
+        super().__init__(params, defaults)
+
+    def add_param_group(self, param_group: dict) -> None:
+        for key in ("lr", "momentum", "weight_decay", "dampening"):
+            if key in param_group:
+                param_group[key] = check_nonneg(key, param_group[key])
+        super().add_param_group(param_group)
+
+    @torch.no_grad()
+    def step(self, closure: Callable | None = None):
+        """One update of every parameter that has a gradient; returns the closure's loss (or None)."""
+        loss = _closure_loss(closure)
+        for group in self.param_groups:
+            params = _with_grads(group)
+            if params:
+                self._update(params, [p.grad for p in params], group)
+        return loss
+
+    def _update(self, params, grads, group) -> None:
+        lr, mu, wd, tau = group["lr"], group["momentum"], group["weight_decay"], group["dampening"]
+        if wd != 0:  # g ← g + λθ
+            grads = torch._foreach_add(grads, params, alpha=wd)
+        if mu != 0:
+            buffers = [self._momentum_buffer(p, g, mu, tau) for p, g in zip(params, grads)]
+            if group["nesterov"]:  # d ← g + μb
+                grads = torch._foreach_add(grads, buffers, alpha=mu)
+            else:  # d ← b
+                grads = buffers
+        torch._foreach_add_(params, grads, alpha=-lr)  # θ ← θ − ηd
+
+    def _momentum_buffer(self, p, g, mu, tau) -> torch.Tensor:
+        """b ← g on the first step, else b ← μb + (1 − τ)g."""
+        state = self.state[p]
+        buf = state.get("momentum_buffer")
+        if buf is None:
+            buf = state["momentum_buffer"] = g.detach().clone()
+        else:
+            buf.mul_(mu).add_(g, alpha=1 - tau)
+        return buf
+
+
+# --------------------------------------------------------------------------- Adam / AdamW
+
+
+class Adam(Optimizer):
+    """Adam with L2 regularization or decoupled weight decay (chapter 11, eqs. (2)-(3)).
+
+    ``decoupled=False`` equals ``torch.optim.Adam`` (the penalty gradient :math:`\\lambda\\theta`
+    is added to :math:`g` before the moments, so adaptive scaling also rescales the decay);
+    ``decoupled=True`` equals ``torch.optim.AdamW`` (Loshchilov & Hutter 2019: the weights shrink
+    by :math:`1 - \\eta\\lambda` before the Adam step, independently of the gradient's scale).
+
+    Parameters
+    ----------
+    params : iterable of Tensor or of dict
+        Parameters, or param groups with their own hyperparameters.
+    lr : float
+        :math:`\\eta \\ge 0`.
+    betas : (float, float)
+        Moment decay rates :math:`\\beta_1, \\beta_2 \\in [0, 1)`.
+    eps : float
+        :math:`\\epsilon \\ge 0`, added to the denominator.
+    weight_decay : float
+        :math:`\\lambda \\ge 0`. Default 0 for both forms (``torch.optim.AdamW`` defaults to 0.01).
+    decoupled : bool
+        L2 through the moments (False) or decoupled weight decay (True).
+
+    State per parameter: ``step`` (int :math:`t`), ``exp_avg`` (:math:`m`), ``exp_avg_sq`` (:math:`v`).
+    """
+
+    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0, decoupled: bool = False):
+        defaults = {"lr": check_nonneg("lr", lr), "betas": _check_betas(betas), "eps": check_nonneg("eps", eps),
+                    "weight_decay": check_nonneg("weight_decay", weight_decay), "decoupled": bool(decoupled)}
+        super().__init__(params, defaults)
+
+    def add_param_group(self, param_group: dict) -> None:
+        for key in ("lr", "eps", "weight_decay"):
+            if key in param_group:
+                param_group[key] = check_nonneg(key, param_group[key])
+        if "betas" in param_group:
+            param_group["betas"] = _check_betas(param_group["betas"])
+        super().add_param_group(param_group)
+
+    @torch.no_grad()
+    def step(self, closure: Callable | None = None):
+        """One update of every parameter that has a gradient; returns the closure's loss (or None)."""
+        loss = _closure_loss(closure)
+        for group in self.param_groups:
+            params = _with_grads(group)
+            if params:
+                self._update(params, [p.grad for p in params], group)
+        return loss
+
+    def _moments(self, params) -> tuple[list, list, list]:
+        """``(t, m, v)`` per parameter after advancing the step counter, creating zero moments at t = 0."""
+        steps, ms, vs = [], [], []
+        for p in params:
+            state = self.state[p]
+            if not state:
+                state["step"] = 0
+                state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+            state["step"] = int(state["step"]) + 1  # int() also accepts torch.optim.Adam's tensor counter
+            steps.append(state["step"])
+            ms.append(state["exp_avg"])
+            vs.append(state["exp_avg_sq"])
+        return steps, ms, vs
+
+    def _update(self, params, grads, group) -> None:
+        lr, (beta1, beta2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
+        steps, m, v = self._moments(params)
+        if wd != 0:
+            if group["decoupled"]:  # θ ← θ − ηλθ
+                torch._foreach_mul_(params, 1 - lr * wd)
+            else:  # g ← g + λθ
+                grads = torch._foreach_add(grads, params, alpha=wd)
+        torch._foreach_lerp_(m, grads, 1 - beta1)  # m ← β₁m + (1 − β₁)g
+        torch._foreach_mul_(v, beta2)  # v ← β₂v + (1 − β₂)g²
+        torch._foreach_addcmul_(v, grads, grads, 1 - beta2)
+        # θ ← θ − η/(1 − β₁ᵗ) · m / (√v / √(1 − β₂ᵗ) + ε)
+        step_size = [-lr / (1 - beta1 ** t) for t in steps]
+        denom = torch._foreach_sqrt(v)
+        torch._foreach_div_(denom, [(1 - beta2 ** t) ** 0.5 for t in steps])
+        torch._foreach_add_(denom, eps)
+        torch._foreach_addcdiv_(params, m, denom, step_size)
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay: ``Adam(..., decoupled=True)`` (chapter 11, eq. (3)).
+
+    Equal to ``torch.optim.AdamW`` with the same arguments; note that ``weight_decay`` defaults to
+    0 here (PyTorch's default is 0.01).
+    """
+
+    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, decoupled=True)
+
+
+# --------------------------------------------------------------------------- SAM
+
+
+class SAM(Optimizer):
+    """Sharpness-aware minimization around any base optimizer (chapter 11, eq. (4)).
+
+    Foret et al. (2021) minimise :math:`\\max_{\\lVert e\\rVert \\le \\rho} L(\\theta + e)`; to first
+    order the inner maximiser is :math:`\\hat e = \\rho\\, g / \\lVert g\\rVert_2` (the norm taken over all
+    parameters together), and the update uses the gradient at :math:`\\theta + \\hat e`. With
+    ``adaptive=True`` (ASAM, Kwon et al. 2021) the perturbation is scaled per weight,
+    :math:`\\hat e = \\rho\\, \\theta^2 g / \\lVert \\lvert\\theta\\rvert g\\rVert_2`.
+
+    Parameters
+    ----------
+    params : iterable of Tensor or of dict
+    base_optimizer : type or callable
+        An optimizer class (or factory) called as ``base_optimizer(param_groups, **kwargs)``; it shares
+        SAM's param groups, so schedulers and ``zero_grad`` act on both.
+    rho : float
+        Neighbourhood radius :math:`\\rho \\ge 0`; ``rho=0`` gives exactly the base optimizer.
+    adaptive : bool
+        ASAM's scale-invariant neighbourhood.
+    **kwargs
+        Hyperparameters of the base optimizer (``lr``, ``momentum``, ...).
+
+    Notes
+    -----
+    ``step(closure)`` needs the closure (zero the grads, compute the loss, ``backward``, return the
+    loss) and calls it twice: each step costs two forward and two backward passes.
+    """
+
+    def __init__(self, params, base_optimizer, rho: float = 0.05, adaptive: bool = False, **kwargs):
+        if not callable(base_optimizer):
+            raise ValueError(f"base_optimizer must be an optimizer class or factory, got {base_optimizer!r}")
+        defaults = {"rho": check_nonneg("rho", rho), "adaptive": bool(adaptive), **kwargs}
+        super().__init__(params, defaults)
+        self.base_optimizer = base_optimizer(self.param_groups, **kwargs)
+        self._share_base()
+        self.defaults.update(self.base_optimizer.defaults)
+
+    def _share_base(self) -> None:
+        self.param_groups = self.base_optimizer.param_groups
+        self.state = self.base_optimizer.state
+
+    def add_param_group(self, param_group: dict) -> None:
+        if "rho" in param_group:
+            param_group["rho"] = check_nonneg("rho", param_group["rho"])
+        if hasattr(self, "base_optimizer"):  # a group added after construction goes to the base too
+            for key, value in self.defaults.items():
+                param_group.setdefault(key, value)
+            self.base_optimizer.add_param_group(param_group)
+        else:
+            super().add_param_group(param_group)
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.base_optimizer.load_state_dict(state_dict)
+        self._share_base()
+
+    def _grad_norm(self) -> torch.Tensor:
+        """:math:`\\lVert g\\rVert_2` (or :math:`\\lVert\\lvert\\theta\\rvert g\\rVert_2`) over every parameter."""
+        norms = [((p.abs() * p.grad) if group["adaptive"] else p.grad).norm(2)
+                 for group in self.param_groups for p in _with_grads(group)]
+        if not norms:
+            return torch.tensor(0.0)
+        return torch.linalg.vector_norm(torch.stack([n.to(norms[0].device) for n in norms]), 2)
+
+    @torch.no_grad()
+    def perturbation(self) -> dict:
+        """The ascent step :math:`\\hat e = \\rho\\, g/\\lVert g\\rVert` for every parameter with a gradient.
+
+        Returns a dict ``param -> e`` (the current ``.grad`` must hold :math:`\\nabla L(\\theta)`).
+        """
+        norm = self._grad_norm().clamp_min(1e-12)
+        perturb = {}
+        for group in self.param_groups:
+            for p in _with_grads(group):
+                direction = p.grad * p.pow(2) if group["adaptive"] else p.grad
+                perturb[p] = direction * (group["rho"] / norm.to(p.device))
+        return perturb
+
+    @torch.no_grad()
+    def step(self, closure: Callable | None = None):
+        """One SAM step; returns the loss at the current (unperturbed) weights.
+
+        ``closure`` is required: it is called at :math:`\\theta` and again at :math:`\\theta + \\hat e`.
+        """
+        if closure is None:
+            raise ValueError("closure is required: SAM evaluates the loss at two points per step")
+        loss = _closure_loss(closure)  # g = ∇L(θ)
+        perturb = self.perturbation()  # e = ρ g / ‖g‖
+        theta = {p: p.clone() for p in perturb}
+        for p, e in perturb.items():
+            p.add_(e)  # θ + e
+        _closure_loss(closure)  # g_SAM = ∇L(θ + e)
+        for p, saved in theta.items():
+            p.copy_(saved)  # back to θ exactly
+        self.base_optimizer.step()  # θ ← base_step(θ, g_SAM)
+        return loss
