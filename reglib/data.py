@@ -187,9 +187,12 @@ def make_mnist1d(num_samples: int, seed: int = 1) -> tuple[torch.Tensor, torch.T
     seed = check_int("seed", seed, 0, 2**32 - 1)
     if seed == 42:
         raise ValueError("seed must differ from 42 (the benchmark data set's seed), got 42")
-    raw = _generate_mnist1d({"num_samples": num_samples, "seed": seed, "train_split": 1.0})
-    return (torch.as_tensor(raw["x"], dtype=torch.float32),
-            torch.as_tensor(raw["y"], dtype=torch.int64))
+    # make_dataset draws num_samples // 10 signals per class, so round up to a multiple of 10 and cut
+    # (its output is shuffled, so the first num_samples are a uniform draw)
+    rounded = -(-num_samples // 10) * 10
+    raw = _generate_mnist1d({"num_samples": rounded, "seed": seed, "train_split": 1.0})
+    return (torch.as_tensor(raw["x"][:num_samples], dtype=torch.float32),
+            torch.as_tensor(raw["y"][:num_samples], dtype=torch.int64))
 
 
 # --------------------------------------------------------------------------- scikit-learn data
@@ -240,12 +243,15 @@ def load_breast_cancer(seed: int = 0, val_fraction: float = 0.2, test_fraction: 
     from sklearn.datasets import load_breast_cancer as _load
 
     seed = check_int("seed", seed, 0, 2**32 - 1)
+    check_range("val_fraction", val_fraction, 0.0, 1.0, low_open=True, high_open=True)
+    check_range("test_fraction", test_fraction, 0.0, 1.0 - val_fraction, low_open=True, high_open=True)
     bunch = _load()
     parts = _three_way_split(len(bunch.target), (val_fraction, test_fraction), seed, stratify=bunch.target)
     mean, std = bunch.data[parts[0]].mean(0), bunch.data[parts[0]].std(0)
     x = (bunch.data - mean) / std
     return _as_splits(x, bunch.target, parts, torch.int64, num_classes=2, name="breast cancer",
-                      info={"feature_names": list(bunch.feature_names), "seed": seed})
+                      info={"feature_names": list(bunch.feature_names), "seed": seed,
+                            "indices": dict(zip(_SPLIT_NAMES, parts))})
 
 
 def load_diabetes(standardize: bool = True):
@@ -274,6 +280,8 @@ def make_polynomial_data(n: int, noise: float = 0.3, seed: int = 0, low: float =
     """
     n = check_int("n", n, 1)
     noise = check_nonneg("noise", noise)
+    low = check_range("low", low)
+    high = check_range("high", high, low, None, low_open=True)
     rng = np.random.default_rng(seed)
     x = rng.uniform(low, high, size=n)
 
@@ -294,7 +302,11 @@ def make_correlated_regression(n: int = 100, n_groups: int = 3, group_size: int 
     group index of feature j (−1 for noise).
     """
     n = check_int("n", n, 2)
+    n_groups = check_int("n_groups", n_groups, 1)
+    group_size = check_int("group_size", group_size, 1)
+    n_noise = check_int("n_noise", n_noise, 0)
     correlation = check_probability("correlation", correlation, allow_one=False)
+    noise = check_nonneg("noise", noise)
     rng = np.random.default_rng(seed)
     cols, coef, groups = [], [], []
     for g in range(n_groups):

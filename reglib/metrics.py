@@ -42,10 +42,19 @@ def calibration_bins(probs: torch.Tensor, target: torch.Tensor, n_bins: int = 15
     n_bins = check_int("n_bins", n_bins, 1)
     if probs.ndim != 2:
         raise ValueError(f"probs must have shape (N, K), got {tuple(probs.shape)}")
-    conf, pred = probs.detach().double().max(dim=1)
-    correct = (pred == _labels(target).to(pred.device)).double()
-    # bin index: ceil(conf * n_bins) - 1, so that a confidence of exactly 1 lands in the last bin
-    idx = (torch.ceil(conf * n_bins) - 1).clamp(0, n_bins - 1).long()
+    labels = _labels(target)
+    if labels.shape != probs.shape[:1]:
+        raise ValueError(f"target must describe the same N samples as probs, got {tuple(target.shape)} "
+                         f"for probs of shape {tuple(probs.shape)}")
+    conf, pred = probs.detach().max(dim=1)
+    correct = (pred == labels.to(pred.device)).double()
+    # Bin b is (edge[b-1], edge[b]] with edge[b] = (b+1)/n_bins rounded to the input's precision, so a
+    # confidence equal to an edge (as float32 writes 0.6, say) lands in the bin that edge closes, and a
+    # confidence of exactly 1 in the last bin.
+    dtype = probs.dtype if probs.is_floating_point() else torch.float64
+    edges = (torch.arange(1, n_bins, dtype=torch.float64, device=conf.device) / n_bins).to(dtype).double()
+    conf = conf.double()
+    idx = torch.bucketize(conf, edges)
     count = torch.bincount(idx, minlength=n_bins).double()
     conf_sum = torch.zeros(n_bins, dtype=torch.float64, device=conf.device).index_add_(0, idx, conf)
     acc_sum = torch.zeros(n_bins, dtype=torch.float64, device=conf.device).index_add_(0, idx, correct)

@@ -133,6 +133,8 @@ class CNN2d(nn.Module):
 
     def __init__(self, num_classes: int = 10, dropout: float = 0.0):
         super().__init__()
+        check_int("num_classes", num_classes, 1)
+        check_probability("dropout", dropout, allow_one=False)
         self.features = nn.Sequential(
             nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
             nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten())
