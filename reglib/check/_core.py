@@ -152,10 +152,15 @@ def expect_scalar(out, name: str) -> float:
     return float(out)
 
 
+def _double(a) -> torch.Tensor:
+    if isinstance(a, torch.Tensor):
+        return a.detach().cpu().double()
+    return torch.tensor(np.array(a, dtype=np.float64, copy=True))
+
+
 def _close(a, b, atol, rtol) -> bool:
-    a = a.detach().cpu().double() if isinstance(a, torch.Tensor) else torch.as_tensor(np.asarray(a, dtype=float))
-    b = b.detach().cpu().double() if isinstance(b, torch.Tensor) else torch.as_tensor(np.asarray(b, dtype=float))
-    return a.shape == b.shape and torch.allclose(a, b, atol=atol, rtol=rtol)
+    a, b = _double(a), _double(b)
+    return a.shape == b.shape and torch.allclose(a, b, atol=atol, rtol=rtol, equal_nan=False)
 
 
 def diagnose(out, expected, name: str, mistakes=(), atol: float = 1e-5, rtol: float = 1e-4,
@@ -170,10 +175,10 @@ def diagnose(out, expected, name: str, mistakes=(), atol: float = 1e-5, rtol: fl
     for wrong, hint in mistakes:
         if wrong is not None and _close(out, wrong, atol, rtol):
             fail(f"`{name}`: {hint}")
-    diff = (torch.as_tensor(np.asarray(out, dtype=float)) if not isinstance(out, torch.Tensor) else out.detach().double())
-    ref = (torch.as_tensor(np.asarray(expected, dtype=float)) if not isinstance(expected, torch.Tensor)
-           else expected.detach().double())
-    err = (diff.cpu().double() - ref.cpu().double()).abs().max().item()
+    a, b = _double(out), _double(expected)
+    if a.shape != b.shape:
+        fail(f"`{name}` returned shape {tuple(a.shape)}, expected {tuple(b.shape)}")
+    err = (a - b).abs().max().item()
     fail(f"`{name}` gives wrong values{' ' + context if context else ''}: largest error {err:.3g}. "
          "Compare your code with the equation in the chapter, term by term")
 

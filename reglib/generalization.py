@@ -1,0 +1,102 @@
+"""Chapter 00: splits, polynomial capacity, the bias–variance decomposition, and a map of regularizers."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._validate import check_int, check_nonneg, check_range
+
+__all__ = ["split_indices", "polynomial_features", "fit_polynomial", "predict_polynomial", "mse",
+           "bias_variance", "TECHNIQUE_MAP"]
+
+
+def split_indices(n: int, val_fraction: float = 0.2, test_fraction: float = 0.2, seed: int = 0):
+    """Shuffle ``range(n)`` with ``seed`` and cut it into train / validation / test index arrays.
+
+    The validation and test sizes are ``round(fraction · n)``; the training split gets the rest.
+    Every index lands in exactly one split (chapter 00, "Splits").
+    """
+    n = check_int("n", n, 3)
+    val_fraction = check_range("val_fraction", val_fraction, 0.0, 1.0, high_open=True)
+    test_fraction = check_range("test_fraction", test_fraction, 0.0, 1.0 - val_fraction, high_open=True)
+    perm = np.random.default_rng(seed).permutation(n)
+    n_val, n_test = round(val_fraction * n), round(test_fraction * n)
+    return perm[n_val + n_test:], perm[:n_val], perm[n_val:n_val + n_test]
+
+
+def polynomial_features(x, degree: int) -> np.ndarray:
+    r"""The Vandermonde matrix :math:`\Phi_{ij} = x_i^{\,j}`, :math:`j = 0..d`; shape (n, degree + 1)."""
+    degree = check_int("degree", degree, 0)
+    x = np.asarray(x, dtype=np.float64).reshape(-1)
+    return x[:, None] ** np.arange(degree + 1)
+
+
+def fit_polynomial(x, y, degree: int, alpha: float = 0.0) -> np.ndarray:
+    r"""Least-squares coefficients :math:`\hat w = \arg\min_w \|y - \Phi w\|^2 + \alpha\|w\|^2`.
+
+    With ``alpha = 0`` this is ordinary least squares (the minimum-norm solution when the
+    problem is under-determined); coefficients are ordered from :math:`x^0` up.
+    """
+    alpha = check_nonneg("alpha", alpha)
+    phi = polynomial_features(x, degree)
+    y = np.asarray(y, dtype=np.float64).reshape(-1)
+    if alpha == 0:
+        return np.linalg.lstsq(phi, y, rcond=None)[0]
+    return np.linalg.solve(phi.T @ phi + alpha * np.eye(phi.shape[1]), phi.T @ y)
+
+
+def predict_polynomial(coef, x) -> np.ndarray:
+    """Evaluate the polynomial with coefficients ``coef`` (from :math:`x^0` up) at ``x``."""
+    coef = np.asarray(coef, dtype=np.float64)
+    return polynomial_features(x, len(coef) - 1) @ coef
+
+
+def mse(pred, target) -> float:
+    """Mean squared error."""
+    return float(np.mean((np.asarray(pred, dtype=np.float64) - np.asarray(target, dtype=np.float64)) ** 2))
+
+
+def bias_variance(degree: int, n_train: int = 20, noise: float = 0.3, n_datasets: int = 200,
+                  n_grid: int = 200, seed: int = 0, alpha: float = 0.0) -> dict:
+    r"""Monte-Carlo bias–variance decomposition for polynomial regression of :math:`\sin(\pi x)`.
+
+    Draws ``n_datasets`` training sets of ``n_train`` noisy points, fits a polynomial of ``degree``
+    to each, and measures on a grid of ``x`` in [−1, 1]:
+
+    * ``bias2``: :math:`\overline{(\mathbb{E}_D[\hat f(x)] - f(x))^2}`,
+    * ``variance``: :math:`\overline{\mathrm{Var}_D[\hat f(x)]}`,
+    * ``noise``: :math:`\sigma^2`,
+    * ``expected_mse``: the mean squared error on fresh noisy targets at the grid points, estimated
+      independently, which should equal ``bias2 + variance + noise`` up to Monte-Carlo error.
+    """
+    from .data import make_polynomial_data
+
+    check_int("n_datasets", n_datasets, 2)
+    rng = np.random.default_rng(seed)
+    grid = np.linspace(-1.0, 1.0, n_grid)
+    f_grid = np.sin(np.pi * grid)
+    preds = np.empty((n_datasets, n_grid))
+    fresh_sq_err = np.empty(n_datasets)
+    for k in range(n_datasets):
+        x, y, _ = make_polynomial_data(n_train, noise=noise, seed=int(rng.integers(2**31)))
+        preds[k] = predict_polynomial(fit_polynomial(x, y, degree, alpha), grid)
+        y_fresh = f_grid + noise * rng.standard_normal(n_grid)
+        fresh_sq_err[k] = np.mean((preds[k] - y_fresh) ** 2)
+    mean_pred = preds.mean(0)
+    return {"bias2": float(np.mean((mean_pred - f_grid) ** 2)),
+            "variance": float(np.mean(preds.var(0))),
+            "noise": noise**2,
+            "expected_mse": float(fresh_sq_err.mean())}
+
+
+#: Where each regularizer of the course acts, and the chapter that treats it.
+TECHNIQUE_MAP = [
+    ("loss", "adds a penalty to the objective", "L2 (01), L1 (02), elastic net (03)"),
+    ("weights", "restricts the parameters directly", "max-norm and other constraints (04), DropConnect (06)"),
+    ("activations", "perturbs or normalises hidden units", "dropout (06), batch / layer norm (07), stochastic depth (10)"),
+    ("data", "enlarges or perturbs the inputs", "augmentation, noise injection, cutout (08), mixup, cutmix (09)"),
+    ("labels", "softens the targets", "label smoothing (09), mixup (09)"),
+    ("optimizer", "changes which minimum training finds", "weight decay (01, 11), SGD noise, SAM (11)"),
+    ("procedure", "decides when to stop, what to average, where to start",
+     "early stopping (05), ensembles, transfer (10), tuning (13)"),
+]
