@@ -1,0 +1,28 @@
+"""Test-suite set-up shared by unit tests and notebook runs (nbval).
+
+* Every process the suite starts — this one, xdist workers, notebook kernels — gets the offline
+  guard of ``tests/netblock/sitecustomize.py`` through ``PYTHONPATH``: any connection outside
+  loopback fails, so a notebook or reglib function that tried to download would fail its test.
+* Progress bars are off and matplotlib draws off-screen.
+* Torch uses one thread per process: the course's models are tiny, and with ``-n 2`` two workers
+  share the two cores.
+"""
+
+import importlib.util
+import os
+from pathlib import Path
+
+NETBLOCK = str(Path(__file__).parent / "netblock")
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (NETBLOCK, os.environ.get("PYTHONPATH")) if p)
+os.environ["REGLIB_PROGRESS"] = "0"
+os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+# the guard in this process too (loaded by path: another sitecustomize may already be imported)
+_spec = importlib.util.spec_from_file_location("_reglib_netblock", Path(NETBLOCK) / "sitecustomize.py")
+importlib.util.module_from_spec(_spec).__spec__.loader.exec_module(importlib.util.module_from_spec(_spec))
+
+import torch  # noqa: E402
+
+torch.set_num_threads(1)
+
+ROOT = Path(__file__).resolve().parents[1]
