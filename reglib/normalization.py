@@ -304,11 +304,9 @@ class _LayerNorm(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, weight, bias, eps, ndim):
         dims = tuple(range(-ndim, 0))
-        d = math.prod(x.shape[-ndim:])
-        mean = x.mean(dims, keepdim=True)
-        x_hat = x - mean
-        var = torch.linalg.vector_norm(x_hat, 2, dims, keepdim=True).square_().div_(d)
-        inv_std = (var + eps).rsqrt_()
+        x_hat = x - x.mean(dims, keepdim=True)
+        norm = torch.linalg.vector_norm(x_hat, 2, dims, keepdim=True)
+        inv_std = norm.square_().div_(math.prod(x.shape[-ndim:])).add_(eps).rsqrt_()
         x_hat.mul_(inv_std)
         both = weight is not None and bias is not None
         out = torch.addcmul(bias, x_hat, weight) if both else _affine(x_hat, weight, bias)
@@ -319,26 +317,31 @@ class _LayerNorm(torch.autograd.Function):
     @staticmethod
     def backward(ctx, dy):
         x, weight, x_hat, inv_std = ctx.saved_tensors
-        need, lead = ctx.needs_input_grad, tuple(range(x.dim() - ctx.ndim))
+        need, feature_shape = ctx.needs_input_grad, x.shape[x.dim() - ctx.ndim:]
         if torch.is_grad_enabled():  # create_graph=True
             dx, dweight = _double_backward_grads(
                 ctx, lambda x_, w_: _layer_norm_reference(x_, w_, None, ctx.eps, ctx.ndim), dy, x, weight)
-            return dx, dweight, dy.sum(lead) if need[2] else None, None, None
-        d = math.prod(x.shape[-ctx.ndim:])
-        dy2, x_hat2, inv_std2 = dy.reshape(-1, d), x_hat.reshape(-1, d), inv_std.reshape(-1, 1)
+            return dx, dweight, dy.sum(tuple(range(x.dim() - ctx.ndim))) if need[2] else None, None, None
+        d = math.prod(feature_shape)
+        dy, x_hat, inv_std = dy.reshape(-1, d), x_hat.reshape(-1, d), inv_std.reshape(-1, 1)
         w = None if weight is None else weight.reshape(d)
-        buf = torch.mul(dy2, x_hat2)
-        dweight = buf.sum(0).view_as(weight) if need[1] else None
-        dbias = dy2.sum(0).view(x.shape[-ctx.ndim:]) if need[2] else None
+        # each (N, D) tensor's reductions back to back, while it is still in cache
+        buf = torch.mul(dy, x_hat)
+        sum_g_xhat = _rows_dot(buf, w) if need[0] else None  # sum_j g_j x_hat_j, g = gamma * dy
+        dweight = buf.sum(0).view(feature_shape) if need[1] else None
+        minus_mean_g = _rows_dot(dy, w).mul_(-1.0 / d) if need[0] else None
+        dbias = dy.sum(0).view(feature_shape) if need[2] else None
         dx = None
         if need[0]:
-            sum_g = (dy2.sum(1) if w is None else dy2 @ w).unsqueeze(1)  # row sums of g = gamma * dy
-            sum_g_xhat = (buf.sum(1) if w is None else buf @ w).unsqueeze(1)
-            minus_mean_g = sum_g.mul_(-1.0 / d)
-            centred_g = (torch.add(minus_mean_g, dy2, out=buf) if w is None  # g - mean(g)
-                         else torch.addcmul(minus_mean_g, dy2, w, out=buf))
-            dx = centred_g.addcmul_(x_hat2, sum_g_xhat, value=-1.0 / d).mul_(inv_std2).view(x.shape)
+            centred_g = (torch.add(minus_mean_g, dy, out=buf) if w is None  # g - mean(g)
+                         else torch.addcmul(minus_mean_g, dy, w, out=buf))
+            dx = centred_g.addcmul_(x_hat, sum_g_xhat, value=-1.0 / d).mul_(inv_std).view(x.shape)
         return dx, dweight, dbias, None, None
+
+
+def _rows_dot(t: torch.Tensor, w) -> torch.Tensor:
+    """Row sums of :math:`t \\odot \\gamma` for an (N, D) ``t``, as (N, 1): one matrix-vector product."""
+    return (t.sum(1) if w is None else t @ w).unsqueeze(1)
 
 
 # --------------------------------------------------------------------------- functional API
