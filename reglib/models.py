@@ -107,19 +107,19 @@ class CNN1d(nn.Module):
             nn.Conv1d(channels, channels, 3, stride=2, padding=1),
             nn.Conv1d(channels, channels, 3, stride=2, padding=1),
         ])
-        self.channel_dropout = channel_dropout
+        from .dropout import SpatialDropout
+
+        # modules (not functional calls) so that mc_predict can switch them on by type
+        self.channel_dropouts = nn.ModuleList(
+            SpatialDropout(channel_dropout) if channel_dropout > 0 else nn.Identity() for _ in self.convs)
         self.dropout = _dropout(dropout) if dropout > 0 else nn.Identity()
         with torch.no_grad():
             flat = self._features(torch.zeros(1, 1, length)).shape[1]
         self.linear = nn.Linear(flat, num_classes)
 
     def _features(self, x):
-        for conv in self.convs:
-            x = torch.relu(conv(x))
-            if self.channel_dropout > 0:
-                from .dropout import spatial_dropout
-
-                x = spatial_dropout(x, self.channel_dropout, training=self.training)
+        for conv, drop in zip(self.convs, self.channel_dropouts):
+            x = drop(torch.relu(conv(x)))
         return x.flatten(1)
 
     def forward(self, x):
@@ -152,15 +152,12 @@ class _ResidualBlock(nn.Module):
         super().__init__()
         self.norm = nn.LayerNorm(width)
         self.fc1, self.fc2 = nn.Linear(width, width), nn.Linear(width, width)
-        self.drop_path = drop_path
+        from .dropout import DropPath
+
+        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
 
     def forward(self, x):
-        branch = self.fc2(torch.relu(self.fc1(self.norm(x))))
-        if self.drop_path > 0:
-            from .dropout import drop_path
-
-            branch = drop_path(branch, self.drop_path, training=self.training)
-        return x + branch
+        return x + self.drop_path(self.fc2(torch.relu(self.fc1(self.norm(x)))))
 
 
 class ResidualMLP(nn.Module):

@@ -143,7 +143,7 @@ def test_residual_mlp_shapes():
 
 def test_residual_mlp_drop_path_schedule():
     model = ResidualMLP(8, 2, width=4, depth=4, drop_path=0.4)
-    assert [b.drop_path for b in model.blocks] == pytest.approx([0.1, 0.2, 0.3, 0.4])
+    assert [b.drop_path.p for b in model.blocks] == pytest.approx([0.1, 0.2, 0.3, 0.4])
     pytest.importorskip("reglib.dropout")
     x = _x(6, 8)
     model.eval()
