@@ -61,6 +61,12 @@ def init_notebook(threads: int = 1) -> torch.device:
 
     threads = check_int("threads", threads, 1)
     torch.set_num_threads(threads)
+    try:  # NumPy's BLAS too: spinning BLAS threads slow small problems down on a busy laptop
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(threads)
+    except ImportError:  # threadpoolctl comes with scikit-learn; without it, keep BLAS's default
+        pass
     use_style()
     device = get_device()
     print(f"torch {torch.__version__} on {device}, {threads} CPU thread{'s' * (threads > 1)}")

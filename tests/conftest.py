@@ -16,7 +16,8 @@ NETBLOCK = str(Path(__file__).parent / "netblock")
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (NETBLOCK, os.environ.get("PYTHONPATH")) if p)
 os.environ["REGLIB_PROGRESS"] = "0"
 os.environ.setdefault("MPLBACKEND", "Agg")
-os.environ.setdefault("OMP_NUM_THREADS", "1")
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 # the guard in this process too (loaded by path: another sitecustomize may already be imported)
 _spec = importlib.util.spec_from_file_location("_reglib_netblock", Path(NETBLOCK) / "sitecustomize.py")
 importlib.util.module_from_spec(_spec).__spec__.loader.exec_module(importlib.util.module_from_spec(_spec))
@@ -24,5 +25,11 @@ importlib.util.module_from_spec(_spec).__spec__.loader.exec_module(importlib.uti
 import torch  # noqa: E402
 
 torch.set_num_threads(1)
+try:
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+except ImportError:
+    pass
 
 ROOT = Path(__file__).resolve().parents[1]
