@@ -20,7 +20,8 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 # the guard in this process too (loaded by path: another sitecustomize may already be imported)
 _spec = importlib.util.spec_from_file_location("_reglib_netblock", Path(NETBLOCK) / "sitecustomize.py")
-importlib.util.module_from_spec(_spec).__spec__.loader.exec_module(importlib.util.module_from_spec(_spec))
+_guard = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_guard)
 
 import torch  # noqa: E402
 
