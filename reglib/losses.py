@@ -23,13 +23,16 @@ never materialising :math:`q` for index targets.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._validate import check_choice, check_int, check_probability
+from ._validate import check_choice, check_int, check_positive, check_probability
 
-__all__ = ["smooth_labels", "cross_entropy", "LabelSmoothingCrossEntropy"]
+__all__ = ["smooth_labels", "cross_entropy", "LabelSmoothingCrossEntropy", "fit_temperature",
+           "symmetric_label_noise"]
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -168,3 +171,128 @@ class LabelSmoothingCrossEntropy(nn.Module):
 
     def extra_repr(self) -> str:
         return f"label_smoothing={self.label_smoothing}, reduction={self.reduction!r}"
+
+
+# --------------------------------------------------------------------------- temperature scaling
+
+
+def _check_logits_and_indices(logits, target) -> None:
+    if not isinstance(logits, torch.Tensor) or logits.ndim != 2 or not torch.is_floating_point(logits):
+        raise ValueError("logits must be a floating-point tensor of shape (N, K), got "
+                         f"{tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__}")
+    if logits.shape[0] == 0:
+        raise ValueError("logits must hold at least one sample, got N = 0")
+    if not isinstance(target, torch.Tensor) or not _is_index_target(target) or target.shape != logits.shape[:1]:
+        raise ValueError(f"target must be integer class indices of shape ({logits.shape[0]},), got "
+                         f"{tuple(target.shape) if isinstance(target, torch.Tensor) else type(target).__name__}")
+    if int(target.min()) < 0 or int(target.max()) >= logits.shape[1]:
+        raise ValueError(f"target must hold class indices in [0, {logits.shape[1] - 1}], got values in "
+                         f"[{int(target.min())}, {int(target.max())}]")
+
+
+def fit_temperature(logits: torch.Tensor, target: torch.Tensor, min_temperature: float = 1e-2,
+                    max_temperature: float = 1e2, tol: float = 1e-7) -> float:
+    """Temperature scaling: the :math:`T` minimising the NLL of :math:`\\operatorname{softmax}(z / T)`.
+
+    Chapter 09, eq. (7) (Guo et al. 2017). Fit it on *validation* logits, then divide test logits
+    by it; the argmax, hence the accuracy, does not change. With :math:`\\beta = 1/T`,
+
+    .. math:: f(\\beta) = \\frac1N \\sum_i \\Big(\\log \\sum_k e^{\\beta z_{ik}} - \\beta z_{i y_i}\\Big), \\quad
+              f'(\\beta) = \\frac1N \\sum_i \\big(\\mathbb E_{p_i}[z_i] - z_{i y_i}\\big), \\quad
+              f''(\\beta) = \\frac1N \\sum_i \\operatorname{Var}_{p_i}[z_i] \\ge 0,
+
+    where :math:`p_i = \\operatorname{softmax}(\\beta z_i)`. :math:`f` is convex in :math:`\\beta`, so
+    :math:`f'` is non-decreasing and its root is found by bisection (in :math:`\\log\\beta`, in float64)
+    to a relative precision ``tol``. If the root lies outside the allowed range the nearest bound is
+    returned: ``min_temperature`` when sharpening never stops paying (every training-style logit
+    already correct), ``max_temperature`` when the logits carry no information about the labels.
+
+    Parameters
+    ----------
+    logits : Tensor
+        ``(N, K)`` floating point, e.g. a network's validation outputs.
+    target : Tensor
+        ``(N,)`` integer class indices.
+    min_temperature, max_temperature : float
+        The search range, ``0 < min_temperature < max_temperature``.
+    tol : float
+        Relative precision of :math:`T`, ``tol > 0``.
+
+    Returns
+    -------
+    float
+        The fitted temperature :math:`T`; ``T > 1`` softens an over-confident network.
+    """
+    lo_t = check_positive("min_temperature", min_temperature)
+    hi_t = check_positive("max_temperature", max_temperature)
+    if not lo_t < hi_t:
+        raise ValueError(f"min_temperature must be smaller than max_temperature, got {lo_t} and {hi_t}")
+    tol = check_positive("tol", tol)
+    _check_logits_and_indices(logits, target)
+    z = logits.detach().double()
+    z_true = z.gather(1, target.long().unsqueeze(1)).squeeze(1)
+
+    def slope(log_beta: float) -> float:  # f'(beta)
+        p = torch.softmax(math.exp(log_beta) * z, dim=1)
+        return float(((p * z).sum(1) - z_true).mean())
+
+    lo, hi = -math.log(hi_t), -math.log(lo_t)  # log beta range
+    if slope(lo) >= 0:
+        return hi_t
+    if slope(hi) <= 0:
+        return lo_t
+    while hi - lo > tol:
+        mid = 0.5 * (lo + hi)
+        if slope(mid) > 0:
+            hi = mid
+        else:
+            lo = mid
+    return math.exp(-0.5 * (lo + hi))
+
+
+# --------------------------------------------------------------------------- label noise
+
+
+def symmetric_label_noise(target: torch.Tensor, rate: float, num_classes: int,
+                          generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Corrupt a fraction of the labels with symmetric noise (chapter 09 §6; chapter 11).
+
+    Exactly ``round(rate * N)`` samples, chosen uniformly at random, get a new label drawn
+    uniformly from the :math:`K - 1` *other* classes; the rest keep theirs. (Some papers draw the new
+    label from all :math:`K` classes, which flips only a fraction :math:`(K - 1)/K` of the chosen ones.)
+
+    Parameters
+    ----------
+    target : Tensor
+        ``(N,)`` integer class indices in ``[0, K)``; not modified.
+    rate : float
+        Fraction of corrupted labels, in [0, 1].
+    num_classes : int
+        :math:`K \\ge 2`.
+    generator : torch.Generator, optional
+        Source of randomness (a CPU generator; torch's global one when ``None``).
+
+    Returns
+    -------
+    noisy : Tensor
+        ``(N,)`` int64 labels, on ``target``'s device.
+    flipped : Tensor
+        ``(N,)`` bool, True where the label was changed (``noisy != target`` exactly there).
+    """
+    rate = check_probability("rate", rate)
+    num_classes = check_int("num_classes", num_classes, 2)
+    if not isinstance(target, torch.Tensor) or not _is_index_target(target) or target.ndim != 1:
+        raise ValueError("target must be a 1-D integer tensor of class indices, got "
+                         f"{tuple(target.shape) if isinstance(target, torch.Tensor) else type(target).__name__}")
+    if target.numel() and (int(target.min()) < 0 or int(target.max()) >= num_classes):
+        raise ValueError(f"target must hold class indices in [0, {num_classes - 1}], got values in "
+                         f"[{int(target.min())}, {int(target.max())}]")
+    n = target.shape[0]
+    y = target.detach().cpu().long()
+    chosen = torch.randperm(n, generator=generator)[:round(rate * n)]
+    offset = torch.randint(1, num_classes, (len(chosen),), generator=generator)
+    noisy = y.clone()
+    noisy[chosen] = (y[chosen] + offset) % num_classes
+    flipped = torch.zeros(n, dtype=torch.bool)
+    flipped[chosen] = True
+    return noisy.to(target.device), flipped.to(target.device)

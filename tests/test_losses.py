@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.testing import assert_close
 
-from reglib.losses import LabelSmoothingCrossEntropy, cross_entropy, smooth_labels
+from reglib.losses import (LabelSmoothingCrossEntropy, cross_entropy, fit_temperature, smooth_labels,
+                           symmetric_label_noise)
 
 SMOOTHINGS = [0.0, 0.1, 0.3, 1.0]
 REDUCTIONS = ["mean", "sum", "none"]
@@ -213,3 +214,123 @@ def test_bad_arguments_raise_value_errors_naming_them():
         cross_entropy(_logits(3, 4), _probs(3, 5))
     with pytest.raises(ValueError, match="logits"):
         cross_entropy(torch.tensor(1.0), torch.tensor(0))
+
+
+# --------------------------------------------------------------------------- temperature scaling (chapter 09)
+
+
+def _calibrated_sample(n, k, seed, scale=3.0):
+    """Logits and labels drawn from softmax(logits): a perfectly calibrated model, optimal T = 1."""
+    g = torch.Generator().manual_seed(seed)
+    z = scale * torch.randn(n, k, generator=g)
+    y = torch.multinomial(torch.softmax(z, 1), 1, generator=g).squeeze(1)
+    return z, y
+
+
+def _nll_at(z, y, t):
+    return F.cross_entropy(z.double() / t, y).item()
+
+
+def test_fit_temperature_minimises_the_nll_against_scipy():
+    from scipy.optimize import minimize_scalar
+
+    z, y = _calibrated_sample(500, 6, seed=3)
+    z = 2.0 * z  # an over-confident model: the best temperature is about 2
+    t = fit_temperature(z, y)
+    ref = minimize_scalar(lambda log_t: _nll_at(z, y, math.exp(log_t)), bounds=(-3, 3), method="bounded",
+                          options={"xatol": 1e-10}).x
+    assert t == pytest.approx(math.exp(ref), rel=1e-4)
+    assert isinstance(t, float) and 1.5 < t < 2.7
+    # the gradient of the NLL with respect to T vanishes there
+    temp = torch.tensor(t, dtype=torch.float64, requires_grad=True)
+    F.cross_entropy(z.double() / temp, y).backward()
+    assert abs(temp.grad.item()) < 1e-6
+    for other in (0.9 * t, 1.1 * t):
+        assert _nll_at(z, y, other) > _nll_at(z, y, t)
+
+
+def test_fit_temperature_recovers_one_on_a_calibrated_model_and_is_scale_equivariant():
+    z, y = _calibrated_sample(4000, 10, seed=0)
+    t = fit_temperature(z, y)
+    assert t == pytest.approx(1.0, abs=0.06)
+    for c in (0.5, 4.0):  # dividing by T undoes any rescaling of the logits
+        assert fit_temperature(c * z, y) == pytest.approx(c * t, rel=1e-5)
+    # float64, and a shift of every logit of a sample changes nothing
+    assert fit_temperature(z.double() + 7.0, y) == pytest.approx(t, rel=1e-5)
+
+
+def test_fit_temperature_keeps_inputs_and_returns_the_bounds_at_the_extremes():
+    z, y = _calibrated_sample(200, 4, seed=1)
+    before = z.clone()
+    fit_temperature(z, y)
+    assert torch.equal(z, before)
+    # every prediction correct with a margin: sharpening always lowers the NLL -> the lower bound
+    separable = 5.0 * F.one_hot(y, 4).float()
+    assert fit_temperature(separable, y, min_temperature=0.05) == 0.05
+    # logits unrelated to the labels (always wrong): flattening always helps -> the upper bound
+    wrong = 5.0 * F.one_hot((y + 1) % 4, 4).float()
+    assert fit_temperature(wrong, y, max_temperature=30.0) == 30.0
+
+
+def test_fit_temperature_bad_arguments():
+    z, y = _calibrated_sample(20, 3, seed=2)
+    with pytest.raises(ValueError, match="min_temperature"):
+        fit_temperature(z, y, min_temperature=0)
+    with pytest.raises(ValueError, match="max_temperature"):
+        fit_temperature(z, y, max_temperature=-1)
+    with pytest.raises(ValueError, match="min_temperature must be smaller"):
+        fit_temperature(z, y, min_temperature=2.0, max_temperature=1.0)
+    with pytest.raises(ValueError, match="tol"):
+        fit_temperature(z, y, tol=0)
+    with pytest.raises(ValueError, match="logits"):
+        fit_temperature(z[0], y)
+    with pytest.raises(ValueError, match="logits"):
+        fit_temperature(z.long(), y)
+    with pytest.raises(ValueError, match="target"):
+        fit_temperature(z, y[:5])
+    with pytest.raises(ValueError, match="target"):
+        fit_temperature(z, y.float())
+    with pytest.raises(ValueError, match="target"):
+        fit_temperature(z, torch.full_like(y, 3))
+
+
+# --------------------------------------------------------------------------- symmetric label noise
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(1, 300), k=st.integers(2, 12), rate=st.floats(0.0, 1.0), seed=st.integers(0, 10**6))
+def test_symmetric_label_noise_flips_exactly_the_requested_fraction(n, k, rate, seed):
+    y = torch.randint(0, k, (n,), generator=torch.Generator().manual_seed(seed))
+    before = y.clone()
+    noisy, flipped = symmetric_label_noise(y, rate, k, torch.Generator().manual_seed(seed))
+    assert torch.equal(y, before)
+    assert noisy.dtype == torch.int64 and flipped.dtype == torch.bool and noisy.shape == flipped.shape == (n,)
+    assert int(flipped.sum()) == round(rate * n)
+    assert torch.equal(flipped, noisy != y)  # a chosen label always changes
+    assert ((noisy >= 0) & (noisy < k)).all()
+
+
+def test_symmetric_label_noise_is_uniform_over_the_other_classes_and_seeded():
+    k, n = 5, 20000
+    y = torch.zeros(n, dtype=torch.int64)
+    noisy, flipped = symmetric_label_noise(y, 0.5, k, torch.Generator().manual_seed(0))
+    counts = torch.bincount(noisy[flipped], minlength=k).double() / flipped.sum()
+    assert counts[0] == 0
+    assert_close(counts[1:], torch.full((k - 1,), 1 / (k - 1), dtype=torch.float64), atol=0.015, rtol=0)
+    again, _ = symmetric_label_noise(y, 0.5, k, torch.Generator().manual_seed(0))
+    other, _ = symmetric_label_noise(y, 0.5, k, torch.Generator().manual_seed(1))
+    assert torch.equal(noisy, again) and not torch.equal(noisy, other)
+
+
+def test_symmetric_label_noise_bad_arguments():
+    y = torch.tensor([0, 1, 2])
+    with pytest.raises(ValueError, match="rate"):
+        symmetric_label_noise(y, 1.2, 3)
+    with pytest.raises(ValueError, match="num_classes"):
+        symmetric_label_noise(y, 0.1, 1)
+    with pytest.raises(ValueError, match="target"):
+        symmetric_label_noise(y, 0.1, 2)
+    with pytest.raises(ValueError, match="target"):
+        symmetric_label_noise(y.float(), 0.1, 3)
+    with pytest.raises(ValueError, match="target"):
+        symmetric_label_noise(y.view(1, 3), 0.1, 3)
