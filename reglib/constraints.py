@@ -17,7 +17,7 @@ from torch import nn
 from ._validate import check_int, check_nonneg, check_positive
 from .penalties import _as_tensor_list
 
-__all__ = ["max_norm_", "MaxNorm", "project_l2_ball_", "clip_grad_norm_"]
+__all__ = ["max_norm_", "MaxNorm", "project_l2_ball_", "clip_grad_norm_", "unit_norms", "ClippedOptimizer"]
 
 
 def _check_tensor(name: str, value, min_ndim: int = 0) -> torch.Tensor:
@@ -176,3 +176,116 @@ def clip_grad_norm_(params, max_norm: float) -> torch.Tensor:
     for g in grads:
         g.mul_(factor.to(g.device, g.dtype))
     return total
+
+
+@torch.no_grad()
+def unit_norms(model: nn.Module) -> dict:
+    r"""The L2 norm of every unit's incoming weights, :math:`\|w_i\|_2`, per layer (chapter 04, eq. (4)).
+
+    Covers the layers :class:`MaxNorm` constrains (every ``nn.Linear`` and convolution), with the
+    same notion of unit (a row of a Linear weight, an output channel of a convolution).
+
+    Parameters
+    ----------
+    model : nn.Module
+
+    Returns
+    -------
+    dict
+        ``{"<module name>.weight": Tensor of shape (n_units,)}`` in the order of ``model.named_modules()``;
+        the norms are detached and on the weight's device.
+    """
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    out = {}
+    for name, module in model.named_modules():
+        dim = _unit_dim(module)
+        weight = getattr(module, "weight", None)
+        if dim is None or not isinstance(weight, torch.Tensor) or weight.ndim <= dim:
+            continue
+        others = [d for d in range(weight.ndim) if d != dim]
+        norms = torch.linalg.vector_norm(weight, dim=others) if others else weight.abs()
+        out[f"{name}.weight" if name else "weight"] = norms.detach()
+    return out
+
+
+class ClippedOptimizer:
+    r"""An optimizer that clips the joint gradient norm before every step (chapter 04, eq. (6)).
+
+    Wraps a built ``torch.optim.Optimizer``: :meth:`step` computes the gradients (through the
+    closure, when one is given), rescales them with :func:`clip_grad_norm_` and then steps the wrapped
+    optimizer. It plugs into :func:`reglib.train.fit` as an optimizer factory::
+
+        fit(model, train, optimizer=lambda params: ClippedOptimizer(torch.optim.SGD(params, lr=0.3), 1.0))
+
+    Clipping bounds the length of each update (:math:`\le` lr · ``max_norm`` for plain SGD); it
+    does not bound the weights, and it leaves the stationary points of the loss unchanged.
+
+    Parameters
+    ----------
+    optimizer : torch.optim.Optimizer
+        The optimizer that takes the steps. Optimizers that must evaluate the loss themselves
+        (:class:`reglib.optim.SAM`) are not supported: the closure is called once, here.
+    max_norm : float
+        :math:`c \ge 0`, the largest gradient norm let through.
+
+    Attributes
+    ----------
+    num_steps, num_clipped : int
+        Steps taken, and how many of them had their gradient rescaled (norm above ``max_norm``).
+    last_norm : float or None
+        Gradient norm before clipping at the last step.
+    """
+
+    def __init__(self, optimizer, max_norm: float):
+        if not isinstance(optimizer, torch.optim.Optimizer):
+            raise ValueError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
+        self.optimizer = optimizer
+        self.max_norm = check_nonneg("max_norm", max_norm)
+        self.num_steps = 0
+        self.num_clipped = 0
+        self.last_norm = None
+
+    @property
+    def param_groups(self):
+        return self.optimizer.param_groups
+
+    @property
+    def state(self):
+        return self.optimizer.state
+
+    def _params(self):
+        return [p for group in self.optimizer.param_groups for p in group["params"]]
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        self.optimizer.zero_grad(set_to_none=set_to_none)
+
+    def step(self, closure=None):
+        """Evaluate ``closure`` (if given), clip the gradients, step; returns the closure's loss."""
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        params = [p for p in self._params() if p.grad is not None]
+        if params:
+            norm = float(clip_grad_norm_(params, self.max_norm))
+            self.last_norm = norm
+            self.num_clipped += int(norm > self.max_norm)
+        self.num_steps += 1
+        self.optimizer.step()
+        return loss
+
+    @property
+    def fraction_clipped(self) -> float:
+        """Fraction of the steps so far whose gradient was rescaled (NaN before the first step)."""
+        return self.num_clipped / self.num_steps if self.num_steps else float("nan")
+
+    def state_dict(self) -> dict:
+        return self.optimizer.state_dict()
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.optimizer.load_state_dict(state_dict)
+
+    def __repr__(self) -> str:
+        return (f"ClippedOptimizer({type(self.optimizer).__name__}, max_norm={self.max_norm}; "
+                f"{self.num_clipped}/{self.num_steps} steps clipped)")

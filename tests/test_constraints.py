@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from reglib.constraints import MaxNorm, clip_grad_norm_, max_norm_, project_l2_ball_
+from reglib.constraints import ClippedOptimizer, MaxNorm, clip_grad_norm_, max_norm_, project_l2_ball_, unit_norms
 
 DTYPES = [torch.float32, torch.float64]
 
@@ -214,5 +214,106 @@ def test_clip_grad_norm_without_grads_returns_zero():
     (lambda: clip_grad_norm_([], 1.0), "params"),
 ])
 def test_bad_arguments_raise_value_error(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+# --------------------------------------------------------------------------- unit_norms
+
+
+def test_unit_norms_per_layer_match_the_rows_and_channels_max_norm_constrains():
+    torch.manual_seed(0)
+    net = _Net()
+    norms = unit_norms(net)
+    assert list(norms) == ["conv.weight", "up.weight", "fc.weight"]
+    torch.testing.assert_close(norms["fc.weight"], torch.linalg.vector_norm(net.fc.weight.detach(), dim=1))
+    torch.testing.assert_close(norms["conv.weight"], _unit_norms(net.conv.weight.detach()))
+    torch.testing.assert_close(norms["up.weight"], _unit_norms(net.up.weight.detach(), dim=1))
+    assert all(v.grad_fn is None for v in norms.values())
+    MaxNorm(0.05)(net)
+    assert all(torch.all(v <= 0.05 * (1 + 1e-6)) for v in unit_norms(net).values())
+
+
+def test_unit_norms_of_a_bare_linear_layer():
+    layer = nn.Linear(3, 2)
+    assert list(unit_norms(layer)) == ["weight"]
+
+
+# --------------------------------------------------------------------------- ClippedOptimizer
+
+
+def _clip_setup(seed=0):
+    torch.manual_seed(seed)
+    net = nn.Sequential(nn.Linear(5, 8), nn.Tanh(), nn.Linear(8, 2))
+    x, y = torch.randn(20, 5), torch.randn(20, 2)
+    return net, x, y
+
+
+@pytest.mark.parametrize("max_norm", [0.05, 1e6])
+def test_clipped_optimizer_equals_clip_then_sgd_step(max_norm):
+    net_a, x, y = _clip_setup()
+    net_b, _, _ = _clip_setup()
+    opt_a = ClippedOptimizer(torch.optim.SGD(net_a.parameters(), lr=0.5, momentum=0.9), max_norm)
+    opt_b = torch.optim.SGD(net_b.parameters(), lr=0.5, momentum=0.9)
+    for _ in range(4):
+        def closure():
+            opt_a.zero_grad()
+            loss = (net_a(x) - y).square().mean()
+            loss.backward()
+            return loss
+        loss = opt_a.step(closure)
+        assert loss.ndim == 0
+        opt_b.zero_grad()
+        (net_b(x) - y).square().mean().backward()
+        torch.nn.utils.clip_grad_norm_(net_b.parameters(), max_norm)
+        opt_b.step()
+    for pa, pb in zip(net_a.parameters(), net_b.parameters()):
+        torch.testing.assert_close(pa, pb)
+    assert opt_a.num_steps == 4
+    assert opt_a.num_clipped == (4 if max_norm < 1 else 0)
+    assert opt_a.fraction_clipped == (1.0 if max_norm < 1 else 0.0)
+    assert opt_a.param_groups is opt_a.optimizer.param_groups
+    assert "/4 steps clipped" in repr(opt_a)
+
+
+def test_clipped_optimizer_bounds_each_sgd_update_by_lr_times_max_norm():
+    net, x, y = _clip_setup()
+    opt = ClippedOptimizer(torch.optim.SGD(net.parameters(), lr=0.1), 0.2)
+    before = torch.cat([p.detach().flatten().clone() for p in net.parameters()])
+    opt.zero_grad()
+    (100 * (net(x) - y).square().mean()).backward()
+    opt.step()
+    after = torch.cat([p.detach().flatten() for p in net.parameters()])
+    assert opt.last_norm > 0.2
+    torch.testing.assert_close(torch.linalg.vector_norm(after - before), torch.tensor(0.1 * 0.2), rtol=1e-4, atol=0)
+
+
+def test_clipped_optimizer_plugs_into_fit_and_state_dict_round_trips():
+    from reglib.train import fit
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(4, 3))
+    x, y = torch.randn(30, 4), torch.randint(0, 3, (30,))
+    box = {}
+
+    def factory(params):
+        box["opt"] = ClippedOptimizer(torch.optim.SGD(params, lr=0.1, momentum=0.9), 0.01)
+        return box["opt"]
+
+    fit(net, (x, y), epochs=2, batch_size=10, optimizer=factory, progress=False, device="cpu")
+    opt = box["opt"]
+    assert opt.num_steps == 6 and opt.num_clipped == 6
+    state = opt.state_dict()
+    opt.load_state_dict(state)
+    assert opt.state is opt.optimizer.state
+    assert torch.isnan(torch.tensor(ClippedOptimizer(torch.optim.SGD(net.parameters(), lr=0.1), 1.0).fraction_clipped))
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: unit_norms(torch.ones(2, 2)), "model"),
+    (lambda: ClippedOptimizer("sgd", 1.0), "optimizer"),
+    (lambda: ClippedOptimizer(torch.optim.SGD(nn.Linear(2, 2).parameters(), lr=0.1), -1.0), "max_norm"),
+])
+def test_bad_arguments_of_the_chapter_04_helpers(call, match):
     with pytest.raises(ValueError, match=match):
         call()
