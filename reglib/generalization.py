@@ -1,4 +1,5 @@
-"""Chapter 00: splits, polynomial capacity, the bias–variance decomposition, and a map of regularizers."""
+"""Generalization itself: splits, capacity, bias–variance and a map of regularizers (chapter 00);
+random labels, random features and minimum-norm interpolation (chapter 12)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import numpy as np
 from ._validate import check_int, check_nonneg, check_range
 
 __all__ = ["split_indices", "polynomial_features", "fit_polynomial", "predict_polynomial", "mse",
-           "bias_variance", "TECHNIQUE_MAP"]
+           "bias_variance", "TECHNIQUE_MAP", "randomize_labels", "random_relu_features", "min_norm_least_squares"]
 
 
 def split_indices(n: int, val_fraction: float = 0.2, test_fraction: float = 0.2, seed: int = 0):
@@ -100,3 +101,49 @@ TECHNIQUE_MAP = [
     ("procedure", "decides when to stop, what to average, where to start",
      "early stopping (05), ensembles, transfer (10), tuning (13)"),
 ]
+
+
+# --------------------------------------------------------------------------- chapter 12
+
+
+def randomize_labels(y, fraction: float, num_classes: int, generator=None):
+    """Replace the labels of a random ``round(fraction · n)`` samples by uniformly drawn classes.
+
+    Chapter 12 (Zhang et al. 2017). A replaced label is drawn from all ``num_classes`` classes, so it
+    keeps its true value with probability 1/K; ``fraction=1`` gives labels independent of the inputs.
+    Returns a new int64 tensor; ``y`` is not modified.
+    """
+    import torch
+
+    from ._validate import check_probability
+
+    fraction = check_probability("fraction", fraction)
+    num_classes = check_int("num_classes", num_classes, 2)
+    n = len(y)
+    chosen = torch.randperm(n, generator=generator)[: round(fraction * n)]
+    out = y.clone()
+    out[chosen] = torch.randint(0, num_classes, (len(chosen),), generator=generator).to(y.device, y.dtype)
+    return out
+
+
+def random_relu_features(X, n_features: int, seed: int = 0, scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    r"""Random ReLU features :math:`\phi(x) = \max(0, x^\top V)` with fixed Gaussian :math:`V` (chapter 12).
+
+    ``V`` has shape (d, n_features) with entries :math:`\mathcal N(0, \text{scale}^2/d)`. Returns
+    ``(features, V)``; apply the same ``V`` to test inputs with ``np.maximum(X_test @ V, 0)``.
+    """
+    n_features = check_int("n_features", n_features, 1)
+    scale = check_range("scale", scale, 0.0, None, low_open=True)
+    X = np.asarray(X, dtype=np.float64)
+    V = np.random.default_rng(seed).normal(0.0, scale / np.sqrt(X.shape[1]), size=(X.shape[1], n_features))
+    return np.maximum(X @ V, 0.0), V
+
+
+def min_norm_least_squares(Phi, Y) -> np.ndarray:
+    r"""The minimum-norm least-squares solution :math:`\hat W = \Phi^{+} Y` (chapter 12).
+
+    Under-parameterised (full column rank) it is ordinary least squares; over-parameterised it is,
+    among all interpolating solutions, the one with the smallest Frobenius norm — the limit of ridge
+    regression as α → 0, and where gradient descent from zero converges.
+    """
+    return np.linalg.lstsq(np.asarray(Phi, dtype=np.float64), np.asarray(Y, dtype=np.float64), rcond=None)[0]

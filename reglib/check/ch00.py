@@ -29,10 +29,11 @@ def split_indices(candidate) -> None:
             fail(f"`{name}`(n={n}, val_fraction={vf}, test_fraction={tf}): expected {round(vf * n)} validation "
                  f"and {round(tf * n)} test indices, got {len(val)} and {len(test)}")
     train, val, test = call(candidate, 100, 0.2, 0.2, 0, name=name)
-    if np.array_equal(np.sort(np.asarray(test)), np.arange(len(test))) or \
-            np.array_equal(np.sort(np.asarray(test)), np.arange(100 - len(test), 100)):
-        fail(f"`{name}`: the test split is the first or last block of the data; shuffle first "
-             "(data files are often sorted by class or by date)")
+    for split, part in (("validation", val), ("test", test)):
+        part = np.sort(np.asarray(part))
+        if np.array_equal(part, np.arange(part[0], part[0] + len(part))):
+            fail(f"`{name}`: the {split} split is one contiguous block of the data; shuffle first "
+                 "(data files are often sorted by class or by date)")
     again = call(candidate, 100, 0.2, 0.2, 0, name=name)
     other = call(candidate, 100, 0.2, 0.2, 1, name=name)
     if not all(np.array_equal(np.asarray(a), np.asarray(b)) for a, b in zip((train, val, test), again)):
