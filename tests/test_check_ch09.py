@@ -1,0 +1,256 @@
+"""The checkers of exercise 09 accept the reference and reject each named mistake with its own hint."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from reglib import check, losses, metrics
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+# --------------------------------------------------------------------------- smooth_labels
+
+
+def _smooth(y, k, eps):
+    """A student's correct version."""
+    return (1 - eps) * F.one_hot(y, k).float() + eps / k
+
+
+def test_smooth_labels_accepts_the_reference(capsys):
+    check.smooth_labels(losses.smooth_labels)
+    check.smooth_labels(_smooth)
+    check.smooth_labels(lambda y, k, eps: _smooth(y, k, eps).double())
+    assert "✔ smooth_labels" in capsys.readouterr().out
+
+
+def _k_minus_one(y, k, eps):
+    onehot = F.one_hot(y, k).float()
+    return (1 - eps) * onehot + eps / (k - 1) * (1 - onehot)
+
+
+def _mutates(y, k, eps):
+    y.fill_(0)
+    return _smooth(y, k, eps)
+
+
+@pytest.mark.parametrize("candidate, match", [
+    (_k_minus_one, "spread ε over the K − 1 wrong classes"),
+    (lambda y, k, eps: F.one_hot(y, k).float() + eps / k, "forgot to remove ε from the true class"),
+    (lambda y, k, eps: (1 - eps) * F.one_hot(y, k).float() + eps / k * (1 - F.one_hot(y, k).float()),
+     "the true class gets 1 − ε instead of 1 − ε \\+ ε/K"),
+    (lambda y, k, eps: eps * F.one_hot(y, k).float() + (1 - eps) / k, "swapped"),
+    (lambda y, k, eps: F.one_hot(y, k).float(), "ε was not applied"),
+    (lambda y, k, eps: (1 - eps) * F.one_hot(y, k).float() + eps, "must be ε/K per class"),
+    (lambda y, k, eps: F.one_hot(y, k), "integer tensor"),
+    (lambda y, k, eps: _smooth(y, k, eps)[:, :-1], "shape"),
+    (lambda y, k, eps: _smooth(y, k, eps) * float("nan"), "NaN"),
+    (lambda y, k, eps: _smooth(y, k, eps).numpy(), "torch tensor"),
+    (lambda y, k, eps: None, "forget `return`"),
+    (_mutates, "modified its input `y`"),
+    (lambda y, k, eps: (_ for _ in ()).throw(NotImplementedError()), "not implemented yet"),
+    (lambda y, k, eps: _smooth(y, k, eps) * 1.01, "wrong values"),
+])
+def test_smooth_labels_names_each_mistake(candidate, match):
+    with pytest.raises(AssertionError, match=match):
+        check.smooth_labels(candidate)
+
+
+# --------------------------------------------------------------------------- expected_calibration_error
+
+
+def _student_ece(probs, y, n_bins=15, weighted=True, signed=False, overall=False, over_n=False, true_conf=False,
+                 clip=True, per_sample=False, fixed_bins=None, empty_zero=False):
+    """A loop a student would write; the flags switch on one mistake each."""
+    probs = probs.double()
+    conf, pred = probs.max(1)
+    correct = (pred == y).double()
+    if true_conf:
+        conf = probs[torch.arange(len(y)), y]
+    if per_sample:
+        return (correct - conf).abs().mean().item()
+    m = fixed_bins or n_bins
+    idx = torch.floor(conf * m).long()
+    if clip:
+        idx = idx.clamp(max=m - 1)
+    total, terms = 0.0, []
+    counts = torch.zeros(m)
+    counts.index_add_(0, idx, torch.ones(len(y)))  # IndexError for an unclipped confidence of 1
+    for b in range(m):
+        mask = idx == b
+        if mask.sum() == 0:
+            if empty_zero:
+                terms.append(0.0)
+            continue
+        acc = correct.mean() if overall else correct[mask].sum() / (len(y) if over_n else mask.sum())
+        diff = acc - conf[mask].mean()
+        diff = diff if signed else diff.abs()
+        total += (mask.sum() / len(y)) * diff
+        terms.append(float(diff))
+    return float(total) if weighted else float(np.mean(terms))
+
+
+def test_ece_accepts_the_reference(capsys):
+    check.expected_calibration_error(metrics.expected_calibration_error)
+    check.expected_calibration_error(_student_ece)
+    check.expected_calibration_error(lambda p, y, n_bins=15: torch.tensor(_student_ece(p, y, n_bins)))
+    assert "✔ expected_calibration_error" in capsys.readouterr().out
+
+
+def _mutating_ece(probs, y, n_bins=15):
+    probs.mul_(1.0).add_(0.0)[0, 0] = 0.5
+    return _student_ece(probs, y, n_bins)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(weighted=False), "without weighting them"),
+    (dict(weighted=False, empty_zero=True), "empty ones included"),
+    (dict(signed=True), "signed differences"),
+    (dict(overall=True), "overall\\* accuracy"),
+    (dict(over_n=True), "by N"),
+    (dict(true_conf=True), "probability of the \\*true\\* class"),
+    (dict(per_sample=True), "single samples"),
+    (dict(fixed_bins=15), "does not depend on n_bins"),
+    (dict(clip=False), "exactly 1.0 falls outside the last bin"),
+])
+def test_ece_names_each_mistake(kwargs, match):
+    with pytest.raises(AssertionError, match=match):
+        check.expected_calibration_error(lambda p, y, n_bins=15: _student_ece(p, y, n_bins, **kwargs))
+
+
+@pytest.mark.parametrize("candidate, match", [
+    (lambda p, y, n_bins=15: (_ for _ in ()).throw(NotImplementedError()), "not implemented yet"),
+    (lambda p, y, n_bins=15: float("nan"), "nan"),
+    (lambda p, y, n_bins=15: torch.zeros(n_bins), "single number"),
+    (lambda p, y, n_bins=15: None, "should return a number"),
+    (_mutating_ece, "modified its input `probs`"),
+    (lambda p, y, n_bins=15: 1.05 * _student_ece(p, y, n_bins), "wrong values"),
+])
+def test_ece_rejects_broken_candidates(candidate, match):
+    with pytest.raises(AssertionError, match=match):
+        check.expected_calibration_error(candidate)
+
+
+# --------------------------------------------------------------------------- mixup_batch
+
+
+def _onehot(y, k):
+    return F.one_hot(y, k).float()
+
+
+def _mixup(x, y, lam, perm, k):
+    return lam * x + (1 - lam) * x[perm], lam * _onehot(y, k) + (1 - lam) * _onehot(y[perm], k)
+
+
+def _inverse(x, y, lam, perm, k):
+    inv = torch.argsort(perm)
+    return lam * x + (1 - lam) * x[inv], lam * _onehot(y, k) + (1 - lam) * _onehot(y[inv], k)
+
+
+def _mutating_mixup(x, y, lam, perm, k):
+    x.mul_(lam)
+    return _mixup(x, y, lam, perm, k)
+
+
+def test_mixup_batch_accepts_the_reference(capsys):
+    check.mixup_batch(_mixup)
+    # reglib's mixup, with lambda and the permutation fixed from outside, gives the same result
+    check.mixup_batch(lambda x, y, lam, perm, k: (x * lam + x[perm] * (1 - lam),
+                                                  losses.smooth_labels(y, k, 0.0) * lam
+                                                  + losses.smooth_labels(y[perm], k, 0.0) * (1 - lam)))
+    assert "✔ mixup_batch" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("candidate, match", [
+    (lambda x, y, lam, perm, k: ((1 - lam) * x + lam * x[perm], _mixup(x, y, lam, perm, k)[1]),
+     "λ multiplies the partner"),
+    (_inverse, "inverse permutation"),
+    (lambda x, y, lam, perm, k: (_mixup(x, y, lam, perm, k)[0], _onehot(y, k)), "labels were not mixed"),
+    (lambda x, y, lam, perm, k: (_mixup(x, y, lam, perm, k)[0],
+                                 (1 - lam) * _onehot(y, k) + lam * _onehot(y[perm], k)), "same weights"),
+    (lambda x, y, lam, perm, k: (_mixup(x, y, lam, perm, k)[0], lam * y + (1 - lam) * y[perm]),
+     "mixed the class \\*indices\\*"),
+    (lambda x, y, lam, perm, k: (lam * x + (1 - lam) * x.flip(0), _mixup(x, y, lam, perm, k)[1]), "reversed batch"),
+    (lambda x, y, lam, perm, k: _mixup(x, y, lam, perm, k)[0], "two tensors"),
+    (lambda x, y, lam, perm, k: (_mixup(x, y, lam, perm, k)[0][:, :5], _mixup(x, y, lam, perm, k)[1]), "shape"),
+    (lambda x, y, lam, perm, k: (_mixup(x, y, lam, perm, k)[0] * float("nan"), _mixup(x, y, lam, perm, k)[1]),
+     "NaN"),
+    (_mutating_mixup, "modified its input `x`"),
+    (lambda x, y, lam, perm, k: (_ for _ in ()).throw(NotImplementedError()), "not implemented yet"),
+])
+def test_mixup_batch_names_each_mistake(candidate, match):
+    with pytest.raises(AssertionError, match=match):
+        check.mixup_batch(candidate)
+
+
+# --------------------------------------------------------------------------- temperature_experiment
+
+
+GOOD = {"temperature": [3.4, 3.7, 3.3], "ece_before": [0.24, 0.25, 0.24], "ece_after": [0.03, 0.04, 0.03],
+        "acc_before": [0.612, 0.607, 0.615], "acc_after": [0.612, 0.607, 0.615]}
+
+
+def _with(**changes):
+    return {**GOOD, **changes}
+
+
+def test_temperature_experiment_accepts_plausible_results(capsys):
+    check.temperature_experiment(GOOD)
+    check.temperature_experiment({k: np.array(v) for k, v in GOOD.items()})
+    check.temperature_experiment({k: [torch.tensor(t) for t in v] for k, v in GOOD.items()})
+    assert "✔ temperature_experiment" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("results, match", [
+    (_with(temperature=[0.6, 0.7, 0.65]), "training set"),
+    (_with(ece_before=[7.5, 8.0, 7.0]), "logits"),
+    (_with(temperature=[1.0, 1.0, 1.0]), "all temperatures are 1"),
+    (_with(acc_after=[0.5, 0.5, 0.5]), "argmax"),
+    (_with(acc_before=[0.1, 0.1, 0.1], acc_after=[0.1, 0.1, 0.1]), "far from"),
+    (_with(ece_before=[0.03, 0.04, 0.03]), "too small"),
+    (_with(temperature=[1.1, 1.2, 1.1]), "plausible range"),
+    (_with(ece_after=[0.2, 0.2, 0.2]), "well below"),
+    ({k: v for k, v in GOOD.items() if k != "ece_after"}, "lacks the keys"),
+    (_with(temperature=[3.4, 3.7]), "3 finite numbers"),
+    (_with(temperature=[3.4, float("nan"), 3.3]), "3 finite numbers"),
+    (_with(temperature="3.4"), "list of 3 numbers"),
+    ([3.4, 0.24, 0.03], "should be a dict"),
+    ({k: [] for k in GOOD}, "still empty"),
+])
+def test_temperature_experiment_names_each_mistake(results, match):
+    with pytest.raises(AssertionError, match=match):
+        check.temperature_experiment(results)
+
+
+def test_temperature_fitted_on_training_logits_is_below_one():
+    # the mistake the checker names: on data the model fits almost perfectly, the NLL prefers T < 1
+    g = torch.Generator().manual_seed(0)
+    y = torch.randint(0, 10, (500,), generator=g)
+    z = torch.randn(500, 10, generator=g) + 4 * F.one_hot(y, 10)
+    assert losses.fit_temperature(z, y) < 1
+
+
+# --------------------------------------------------------------------------- conceptual questions
+
+
+@pytest.mark.parametrize("question, right, wrong", [
+    ("09.gap", "b", {"a": "ε/\\(K − 1\\) convention", "c": "without smoothing", "d": "ignores the ε/K"}),
+    ("09.temperature_accuracy", "c", {"a": "keeps their order", "b": "keeps their order"}),
+    ("09.mixup_noise", "b", {"a": "other way round", "c": "fewer\\* of the correct"}),
+])
+def test_conceptual_answers(question, right, wrong, capsys):
+    check.answer(question, right)
+    check.answer(question, right.upper() + " ")
+    assert f"✔ {question}" in capsys.readouterr().out
+    for value, match in wrong.items():
+        with pytest.raises(AssertionError, match=match):
+            check.answer(question, value)
+    with pytest.raises(AssertionError, match="no answer yet"):
+        check.answer(question, None)
