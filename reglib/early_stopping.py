@@ -11,12 +11,14 @@ from __future__ import annotations
 import copy
 import math
 
+import numpy as np
+
 import torch
 from torch import nn
 
-from ._validate import check_choice, check_int, check_nonneg
+from ._validate import check_choice, check_int, check_nonneg, check_positive
 
-__all__ = ["EarlyStopping"]
+__all__ = ["EarlyStopping", "gd_shrinkage", "gd_linear_regression"]
 
 
 def _as_float(value) -> float:
@@ -158,3 +160,81 @@ class EarlyStopping:
         return (f"EarlyStopping(patience={self.patience}, min_delta={self.min_delta}, mode={self.mode!r}, "
                 f"restore_best={self.restore_best}; best={self.best}, best_step={self.best_step}, "
                 f"num_bad_steps={self.num_bad_steps})")
+
+
+# --------------------------------------------------------------------------- early stopping as L2 (linear case)
+
+
+def _eigen(X) -> tuple[np.ndarray, np.ndarray]:
+    """Eigenvalues of ``XᵀX`` in decreasing order and the matching eigenvectors (columns)."""
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or X.size == 0 or not np.isfinite(X).all():
+        raise ValueError(f"X must be a finite, non-empty 2-D array (n_samples, n_features), got shape {X.shape}")
+    lam, V = np.linalg.eigh(X.T @ X)
+    order = np.argsort(lam)[::-1]
+    return np.clip(lam[order], 0.0, None), V[:, order]
+
+
+def gd_shrinkage(X, lr: float, steps: int) -> np.ndarray:
+    r"""Per-eigendirection factors :math:`1 - (1 - \varepsilon\lambda_i)^\tau` of gradient descent stopped early
+    (chapter 05, eq. (3)). NumPy in, NumPy out.
+
+    Gradient descent on :math:`\tfrac12\|y - Xw\|^2` from :math:`w_0 = 0` with step :math:`\varepsilon` reaches, after
+    :math:`\tau` steps, :math:`w_\tau = V\,\mathrm{diag}\big(1 - (1 - \varepsilon\lambda_i)^\tau\big)\,V^\top w_{\mathrm{LS}}`,
+    where :math:`X^\top X = V\,\mathrm{diag}(\lambda)\,V^\top` and :math:`w_{\mathrm{LS}}` is the least-squares solution.
+    Compare :func:`reglib.linear.ridge_shrinkage`, :math:`\lambda_i/(\lambda_i + \alpha)`: with
+    :math:`\alpha = 1/(\tau\varepsilon)` the two agree qualitatively (Goodfellow et al. 2016, §7.8).
+
+    Parameters
+    ----------
+    X : array, shape (n_samples, n_features)
+    lr : float
+        The step :math:`\varepsilon > 0`. Gradient descent converges when :math:`\varepsilon < 2/\lambda_{\max}`.
+    steps : int
+        :math:`\tau \ge 0`.
+
+    Returns
+    -------
+    ndarray, shape (n_features,)
+        In order of decreasing eigenvalue, like :func:`reglib.linear.ridge_shrinkage`. A zero
+        eigenvalue has factor 0 (gradient descent never moves along the null space of ``X``).
+    """
+    lr = check_positive("lr", lr)
+    steps = check_int("steps", steps, 0)
+    lam, _ = _eigen(X)
+    return 1.0 - (1.0 - lr * lam) ** steps
+
+
+def gd_linear_regression(X, y, lr: float, steps: int) -> np.ndarray:
+    r"""The iterate :math:`w_\tau` of gradient descent on :math:`\tfrac12\|y - Xw\|^2` from :math:`w_0 = 0`
+    (chapter 05, eq. (2)), in closed form through the eigendecomposition of :math:`X^\top X`.
+
+    Equal to ``steps`` iterations of :math:`w \leftarrow w - \varepsilon X^\top(Xw - y)`, without running them:
+    :math:`w_\tau = \sum_i \frac{1 - (1 - \varepsilon\lambda_i)^\tau}{\lambda_i}\, v_i v_i^\top X^\top y`
+    (the factor tends to :math:`\tau\varepsilon` as :math:`\lambda_i \to 0`).
+
+    Parameters
+    ----------
+    X : array, shape (n_samples, n_features)
+    y : array, shape (n_samples,)
+    lr : float
+        :math:`\varepsilon > 0`.
+    steps : int
+        :math:`\tau \ge 0`.
+
+    Returns
+    -------
+    ndarray, shape (n_features,)
+    """
+    lr = check_positive("lr", lr)
+    steps = check_int("steps", steps, 0)
+    lam, V = _eigen(X)
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    if y.shape != (X.shape[0],) or not np.isfinite(y).all():
+        raise ValueError(f"y must be a finite array of shape ({X.shape[0]},), got shape {y.shape}")
+    small = lam <= max(lam[0], 0.0) * X.shape[1] * np.finfo(np.float64).eps
+    # (1 - (1 - lr*lam)^steps) / lam, with its limit steps*lr where lam is (numerically) zero
+    safe = np.where(small, 1.0, lam)
+    gain = np.where(small, steps * lr, (1.0 - (1.0 - lr * lam) ** steps) / safe)
+    return V @ (gain * (V.T @ (X.T @ y)))

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from reglib.early_stopping import EarlyStopping
+from reglib.early_stopping import EarlyStopping, gd_linear_regression, gd_shrinkage
 
 
 def _run(stopper, values):
@@ -230,3 +230,62 @@ def test_bad_constructor_arguments_raise_value_error(kwargs, match):
 def test_bad_step_arguments_raise_value_error(call, match):
     with pytest.raises(ValueError, match=match):
         call(EarlyStopping())
+
+
+# --------------------------------------------------------------------------- early stopping as L2 (chapter 05)
+
+
+def _regression(seed=0, n=30, d=6):
+    from reglib.data import make_linear_regression
+
+    X, y, _ = make_linear_regression(n=n, d=d, noise=0.5, seed=seed, condition=5)
+    return X, y
+
+
+@pytest.mark.parametrize("steps", [0, 1, 7, 100])
+def test_gd_linear_regression_equals_running_gradient_descent(steps):
+    X, y = _regression()
+    lr = 1.0 / np.linalg.eigvalsh(X.T @ X).max()
+    w = np.zeros(X.shape[1])
+    for _ in range(steps):
+        w = w - lr * X.T @ (X @ w - y)
+    np.testing.assert_allclose(gd_linear_regression(X, y, lr, steps), w, rtol=1e-9, atol=1e-12)
+
+
+def test_gd_shrinkage_is_the_eigen_factor_of_the_iterate():
+    from reglib.linear import ridge
+
+    X, y = _regression(1)
+    lam, V = np.linalg.eigh(X.T @ X)
+    lam, V = lam[::-1], V[:, ::-1]
+    lr, steps = 0.5 / lam[0], 40
+    factors = gd_shrinkage(X, lr, steps)
+    np.testing.assert_allclose(factors, 1 - (1 - lr * lam) ** steps, rtol=1e-12)
+    w_ls = ridge(X, y, 0.0)
+    # in the eigenbasis the iterate is the least-squares solution times the factors
+    np.testing.assert_allclose(V.T @ gd_linear_regression(X, y, lr, steps), factors * (V.T @ w_ls), rtol=1e-8, atol=1e-12)
+    assert np.all((factors > 0) & (factors < 1)) and np.all(np.diff(factors) <= 1e-15)
+
+
+def test_gd_with_rank_deficient_X_stays_in_the_row_space():
+    X, y = _regression(2, n=4, d=6)  # rank 4 < 6 features
+    lr = 1.0 / np.linalg.eigvalsh(X.T @ X).max()
+    w = np.zeros(6)
+    for _ in range(25):
+        w = w - lr * X.T @ (X @ w - y)
+    np.testing.assert_allclose(gd_linear_regression(X, y, lr, 25), w, rtol=1e-8, atol=1e-10)
+    factors = gd_shrinkage(X, lr, 25)
+    np.testing.assert_allclose(factors[4:], 0.0, atol=1e-12)
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: gd_shrinkage(np.ones((3, 2)), 0.0, 5), "lr"),
+    (lambda: gd_shrinkage(np.ones((3, 2)), 0.1, -1), "steps"),
+    (lambda: gd_shrinkage(np.ones((3, 2)), 0.1, 2.5), "steps"),
+    (lambda: gd_shrinkage(np.ones(3), 0.1, 5), "X"),
+    (lambda: gd_linear_regression(np.ones((3, 2)), np.ones(4), 0.1, 5), "y"),
+    (lambda: gd_linear_regression(np.ones((3, 2)), np.ones(3), -0.1, 5), "lr"),
+])
+def test_bad_arguments_of_the_linear_helpers(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
