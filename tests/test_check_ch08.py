@@ -1,0 +1,284 @@
+"""Checkers of exercises/08_augmentation.ipynb: the reference passes, every named mistake is caught."""
+
+import numpy as np
+import pytest
+import torch
+
+from reglib import augment, check
+from reglib.linear import ridge
+
+# --------------------------------------------------------------------------- random_shift
+
+
+def ref_shift(x, max_shift, generator=None):
+    return augment.random_shift(x, max_shift, generator)
+
+
+def _per_sample_roll(x, shifts):
+    return torch.stack([torch.roll(row, int(s), dims=-1) for row, s in zip(x, shifts)])
+
+
+def loop_shift(x, max_shift, generator=None):
+    """A correct student version: one torch.roll per sample."""
+    shifts = torch.randint(-max_shift, max_shift + 1, (len(x),), generator=generator)
+    return _per_sample_roll(x, shifts)
+
+
+def same_shift_for_all(x, max_shift, generator=None):
+    s = int(torch.randint(-max_shift, max_shift + 1, (1,), generator=generator))
+    return torch.roll(x, s, dims=-1)
+
+
+def batch_axis(x, max_shift, generator=None):
+    shifts = torch.randint(-max_shift, max_shift + 1, (len(x),), generator=generator)
+    return x[(torch.arange(len(x)) - shifts) % len(x)]
+
+
+def zero_filled(x, max_shift, generator=None):
+    return augment.random_shift(x, max_shift, generator, mode="zeros")
+
+
+def non_negative(x, max_shift, generator=None):
+    return _per_sample_roll(x, torch.randint(0, max_shift + 1, (len(x),), generator=generator))
+
+
+def exclusive_high(x, max_shift, generator=None):
+    return _per_sample_roll(x, torch.randint(-max_shift, max(max_shift, 1), (len(x),), generator=generator))
+
+
+def too_far(x, max_shift, generator=None):
+    return _per_sample_roll(x, torch.randint(-max_shift - 2, max_shift + 3, (len(x),), generator=generator))
+
+
+def global_rng(x, max_shift, generator=None):
+    return _per_sample_roll(x, torch.randint(-max_shift, max_shift + 1, (len(x),)))
+
+
+def per_row(x, max_shift, generator=None):
+    flat = x.reshape(-1, x.shape[-1])
+    return loop_shift(flat, max_shift, generator).reshape(x.shape)
+
+
+def in_place(x, max_shift, generator=None):
+    x.copy_(loop_shift(x, max_shift, generator))
+    return x
+
+
+@pytest.mark.parametrize("candidate", [ref_shift, loop_shift])
+def test_random_shift_accepts_correct_versions(candidate, capsys):
+    check.random_shift(candidate)
+    assert "✔ random_shift" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("candidate, hint", [
+    (same_shift_for_all, "same amount"),
+    (batch_axis, "batch axis"),
+    (zero_filled, "circular"),
+    (non_negative, "same sign"),
+    (exclusive_high, "exclusive"),
+    (too_far, "with max_shift=3"),
+    (global_rng, "identically seeded generators"),
+    (per_row, "channels of one sample were shifted by different amounts"),
+    (in_place, "modified its input"),
+])
+def test_random_shift_names_the_mistake(candidate, hint):
+    with pytest.raises(AssertionError, match=hint):
+        check.random_shift(candidate)
+
+
+@pytest.mark.parametrize("candidate, hint", [
+    (lambda x, s, g=None: (_ for _ in ()).throw(NotImplementedError()), "not implemented"),
+    (lambda x, s, g=None: torch.full_like(x, float("nan")), "NaN"),
+    (lambda x, s, g=None: x[:, :-1], "shape"),
+    (lambda x, s, g=None: None, "forget `return`"),
+])
+def test_random_shift_rejects_broken_candidates(candidate, hint):
+    with pytest.raises(AssertionError, match=hint):
+        check.random_shift(candidate)
+
+
+# --------------------------------------------------------------------------- cutout
+
+
+def ref_cutout(x, size, generator=None):
+    return augment.cutout(x, size, generator)
+
+
+def _windows(x, lo, hi):
+    """Zero positions [lo[n], hi[n]) of sample n in every channel."""
+    pos = torch.arange(x.shape[-1])
+    mask = (pos >= lo[:, None]) & (pos < hi[:, None])
+    return x.masked_fill(mask[:, None, :], 0)
+
+
+def loop_cutout(x, size, generator=None):
+    """A correct student version with a loop and slicing."""
+    out = x.clone()
+    centres = torch.randint(0, x.shape[-1], (len(x),), generator=generator)
+    for n, c in enumerate(centres.tolist()):
+        lo = c - size // 2
+        out[n, :, max(lo, 0):max(lo + size, 0)] = 0
+    return out
+
+
+def per_channel(x, size, generator=None):
+    n, c, length = x.shape
+    flat = augment.cutout(x.reshape(n * c, 1, length), size, generator)
+    return flat.reshape(n, c, length)
+
+
+def always_inside(x, size, generator=None):
+    centres = torch.randint(size // 2, x.shape[-1] - size // 2 + 1, (len(x),), generator=generator)
+    return _windows(x, centres - size // 2, centres - size // 2 + size)
+
+
+def wrapping(x, size, generator=None):
+    length = x.shape[-1]
+    centres = torch.randint(0, length, (len(x),), generator=generator)
+    idx = (centres[:, None] - size // 2 + torch.arange(size)) % length
+    mask = torch.zeros(len(x), length, dtype=torch.bool)
+    mask[torch.arange(len(x))[:, None], idx] = True
+    return x.masked_fill(mask[:, None, :], 0)
+
+
+def mutating(x, size, generator=None):
+    x.copy_(augment.cutout(x, size, generator))
+    return x
+
+
+def rescaling(x, size, generator=None):
+    return augment.cutout(x, size, generator) * (x.shape[-1] / (x.shape[-1] - size))
+
+
+def one_window(x, size, generator=None):
+    c = int(torch.randint(0, x.shape[-1], (1,), generator=generator))
+    lo = torch.full((len(x),), c - size // 2).clamp(min=0)
+    return _windows(x, lo, torch.full((len(x),), c - size // 2 + size).clamp(min=0))
+
+
+def one_too_long(x, size, generator=None):
+    centres = torch.randint(0, x.shape[-1], (len(x),), generator=generator)
+    return _windows(x, (centres - size // 2).clamp(min=0), (centres - size // 2 + size + 1).clamp(min=0))
+
+
+def cutout_global_rng(x, size, generator=None):
+    return augment.cutout(x, size)
+
+
+@pytest.mark.parametrize("candidate", [ref_cutout, loop_cutout])
+def test_cutout_accepts_correct_versions(candidate, capsys):
+    check.cutout(candidate)
+    assert "✔ cutout" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("candidate, hint", [
+    (per_channel, "not shared across channels"),
+    (always_inside, "never clipped at the border"),
+    (wrapping, "wraps around"),
+    (mutating, "modified its input"),
+    (rescaling, "rescaled"),
+    (one_window, "same window"),
+    (one_too_long, "off-by-one"),
+    (cutout_global_rng, "identically seeded generators"),
+])
+def test_cutout_names_the_mistake(candidate, hint):
+    with pytest.raises(AssertionError, match=hint):
+        check.cutout(candidate)
+
+
+@pytest.mark.parametrize("candidate, hint", [
+    (lambda x, s, g=None: (_ for _ in ()).throw(NotImplementedError()), "not implemented"),
+    (lambda x, s, g=None: x * float("nan"), "NaN"),
+    (lambda x, s, g=None: x[:, 0], "shape"),
+])
+def test_cutout_rejects_broken_candidates(candidate, hint):
+    with pytest.raises(AssertionError, match=hint):
+        check.cutout(candidate)
+
+
+# --------------------------------------------------------------------------- noise = ridge
+
+
+def ref_noisy(X, y, sigma, n_copies, seed):
+    rng = np.random.default_rng(seed)
+    XK = np.concatenate([X + sigma * rng.standard_normal(X.shape) for _ in range(n_copies)])
+    return np.linalg.lstsq(XK, np.tile(y, n_copies), rcond=None)[0]
+
+
+def noise_on_targets(X, y, sigma, n_copies, seed):
+    rng = np.random.default_rng(seed)
+    yK = np.concatenate([y + sigma * rng.standard_normal(y.shape) for _ in range(n_copies)])
+    return np.linalg.lstsq(np.tile(X, (n_copies, 1)), yK, rcond=None)[0]
+
+
+def variance_as_std(X, y, sigma, n_copies, seed):
+    return ref_noisy(X, y, sigma**2, n_copies, seed)
+
+
+def one_noise(X, y, sigma, n_copies, seed):
+    E = sigma * np.random.default_rng(seed).standard_normal(X.shape)
+    return np.linalg.lstsq(np.tile(X + E, (n_copies, 1)), np.tile(y, n_copies), rcond=None)[0]
+
+
+def test_noisy_least_squares_accepts_reference(capsys):
+    check.noisy_least_squares(ref_noisy)
+    assert "✔ noisy_least_squares" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("candidate, hint", [
+    (noise_on_targets, "plain least squares"),
+    (variance_as_std, "standard deviation sigma\\*\\*2"),
+    (one_noise, "fresh noise"),
+    (lambda X, y, s, k, seed: ridge(X, y, 10.0), "away"),
+    (lambda X, y, s, k, seed: (_ for _ in ()).throw(NotImplementedError()), "not implemented"),
+    (lambda X, y, s, k, seed: np.full(X.shape[1], np.nan), "NaN"),
+    (lambda X, y, s, k, seed: np.zeros(3), "shape"),
+])
+def test_noisy_least_squares_names_the_mistake(candidate, hint):
+    with pytest.raises(AssertionError, match=hint):
+        check.noisy_least_squares(candidate)
+
+
+def test_noisy_least_squares_rejects_mutation():
+    def mutating(X, y, sigma, n_copies, seed):
+        X += 0.0 * X + sigma
+        return ref_noisy(X, y, sigma, n_copies, seed)
+
+    with pytest.raises(AssertionError, match="modified its input"):
+        check.noisy_least_squares(mutating)
+
+
+def test_noise_ridge_data():
+    X, y, sigma = check.noise_ridge_data()
+    assert X.shape == (442, 10) and y.shape == (442,) and sigma == 0.05
+
+
+def test_noise_alpha(capsys):
+    n, sigma = 442, 0.05
+    check.noise_alpha(1.12, n * sigma**2)
+    assert "✔ noise_alpha" in capsys.readouterr().out
+    for theory, hint in [(sigma**2, "mean"), (n * sigma, "squared"), (3.0, "derive")]:
+        with pytest.raises(AssertionError, match=hint):
+            check.noise_alpha(1.12, theory)
+    with pytest.raises(AssertionError, match="not within 25 %"):
+        check.noise_alpha(sigma**2, n * sigma**2)
+    with pytest.raises(AssertionError, match="should return a number"):
+        check.noise_alpha(np.ones(3), n * sigma**2)
+
+
+# --------------------------------------------------------------------------- conceptual questions
+
+
+def test_conceptual_answers(capsys):
+    check.answer("08.digit_label_preserving", {"a", "b", "e"})
+    check.answer("08.digit_label_preserving", ["e", "b", "a"])
+    check.answer("08.augment_which_splits", "a")
+    assert capsys.readouterr().out.count("✔") == 3
+    with pytest.raises(AssertionError, match="mirrored"):
+        check.answer("08.digit_label_preserving", {"a", "b", "c", "e"})
+    with pytest.raises(AssertionError, match="6 into a 9"):
+        check.answer("08.digit_label_preserving", {"a", "b", "d", "e"})
+    with pytest.raises(AssertionError, match="no answer yet"):
+        check.answer("08.digit_label_preserving", None)
+    with pytest.raises(AssertionError, match="deploy"):
+        check.answer("08.augment_which_splits", "c")
