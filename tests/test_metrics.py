@@ -14,13 +14,6 @@ from reglib.metrics import (accuracy, calibration_bins, expected_calibration_err
                             sparsity)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: one intra-op thread is much faster than several on a loaded machine (and under xdist)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _gen(seed):

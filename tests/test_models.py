@@ -7,13 +7,6 @@ from torch import nn
 from reglib.models import CNN1d, CNN2d, MLP, LogisticRegression, ResidualMLP, count_parameters
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: one intra-op thread is much faster than several on a loaded machine (and under xdist)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _x(*shape, seed=0):

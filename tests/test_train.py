@@ -18,13 +18,6 @@ from reglib.train import History, evaluate, fit, make_optimizer, predict  # noqa
 CPU = torch.device("cpu")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: one intra-op thread is much faster than several on a loaded machine (and under xdist)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _classification(n=24, d=5, k=3, seed=0):
