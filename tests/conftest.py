@@ -34,3 +34,27 @@ except ImportError:
     pass
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture
+def assert_answer(capsys):
+    """Test one conceptual question of an exercise.
+
+    ``assert_answer(question, right, wrong)`` checks that ``right`` passes with a ✔ line, that each key
+    of the dict ``wrong`` fails with a hint matching its value, and that ``None`` fails with "no answer yet".
+    """
+    from reglib import check
+
+    def run(question, right, wrong: dict):
+        check.answer(question, right)
+        assert f"✔ {question}" in capsys.readouterr().out
+        for value, match in wrong.items():
+            with pytest.raises(AssertionError, match=match):
+                check.answer(question, value)
+        with pytest.raises(AssertionError, match="no answer yet"):
+            check.answer(question, None)
+
+    return run

@@ -310,11 +310,5 @@ def test_experiment_bad_inputs():
     ("04.rows", "a", ["b", "c"]),
     ("04.radius", "smaller", ["larger", "unchanged"]),
 ])
-def test_conceptual_answers(question, right, wrong, capsys):
-    check.answer(question, right)
-    assert f"✔ {question}" in capsys.readouterr().out
-    for w in wrong:
-        with pytest.raises(AssertionError, match=question):
-            check.answer(question, w)
-    with pytest.raises(AssertionError, match="no answer yet"):
-        check.answer(question, None)
+def test_conceptual_answers(question, right, wrong, assert_answer):
+    assert_answer(question, right, {w: question for w in wrong})
