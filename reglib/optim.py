@@ -43,7 +43,7 @@ from torch.optim import Optimizer
 
 from ._validate import check_nonneg, check_range
 
-__all__ = ["SGD", "Adam", "AdamW", "SAM"]
+__all__ = ["SGD", "Adam", "AdamW", "SAM", "modified_loss"]
 
 
 def _check_betas(betas) -> tuple[float, float]:
@@ -341,3 +341,45 @@ class SAM(Optimizer):
             p.copy_(saved)  # back to θ exactly
         self.base_optimizer.step()  # θ ← base_step(θ, g_SAM)
         return loss
+
+
+# --------------------------------------------------------------------------- implicit regularization
+
+
+def modified_loss(loss: torch.Tensor, params, lr: float) -> torch.Tensor:
+    """The modified loss of gradient descent, :math:`\\tilde L = L + \\tfrac{\\alpha}{4}\\lVert\\nabla L\\rVert^2`
+    (chapter 11, eq. (6)).
+
+    One step of gradient descent with step size :math:`\\alpha` (``lr``) stays within
+    :math:`O(\\alpha^3)` of the gradient flow of :math:`\\tilde L` run for time :math:`\\alpha`, but only
+    within :math:`O(\\alpha^2)` of the flow of :math:`L` itself (Barrett & Dherin 2021; Smith et al. 2021):
+    finite steps implicitly penalise the squared gradient norm. Its gradient is
+    :math:`\\nabla L + \\tfrac{\\alpha}{2} H \\nabla L` with :math:`H` the Hessian of :math:`L`.
+
+    Parameters
+    ----------
+    loss : Tensor
+        0-dim tensor :math:`L(\\theta)` with its autograd graph (not yet backpropagated).
+    params : iterable of Tensor
+        The parameters :math:`\\theta` the gradient is taken with respect to (``requires_grad``).
+    lr : float
+        Step size :math:`\\alpha \\ge 0`; ``lr=0`` returns ``loss`` unchanged.
+
+    Returns
+    -------
+    Tensor
+        0-dim, differentiable with respect to ``params`` (the gradient is built with ``create_graph=True``).
+    """
+    lr = check_nonneg("lr", lr)
+    if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
+        raise ValueError(f"loss must be a one-element tensor, got {type(loss).__name__}"
+                         + (f" of shape {tuple(loss.shape)}" if isinstance(loss, torch.Tensor) else ""))
+    params = [p for p in params]
+    if not params or not all(isinstance(p, torch.Tensor) and p.requires_grad for p in params):
+        raise ValueError("params must be a non-empty iterable of tensors with requires_grad=True")
+    if lr == 0:
+        return loss.reshape(())
+    grads = torch.autograd.grad(loss, params, create_graph=True, allow_unused=True)
+    sq_norm = sum((g.pow(2).sum() for g in grads if g is not None), torch.zeros((), dtype=loss.dtype,
+                                                                                 device=loss.device))
+    return loss.reshape(()) + lr / 4 * sq_norm

@@ -334,3 +334,61 @@ def test_sam_step_needs_a_closure():
     opt = SAM(_w(), SGD, lr=0.1)
     with pytest.raises(ValueError, match="closure"):
         opt.step()
+
+
+# --------------------------------------------------------------------------- modified loss (chapter 11, eq. (6))
+
+
+def test_modified_loss_value_and_gradient_match_the_closed_form():
+    from reglib.optim import modified_loss
+
+    w = torch.tensor([1.0, 2.0, -0.5], dtype=torch.float64, requires_grad=True)
+    lr = 0.4
+    out = modified_loss((w ** 3).sum(), [w], lr)
+    g = 3 * w.detach() ** 2  # ∇L for L = Σ w³
+    assert_close(out.detach(), (w.detach() ** 3).sum() + lr / 4 * (g ** 2).sum())
+    (grad,) = torch.autograd.grad(out, w)
+    hessian_g = 6 * w.detach() * g  # H = diag(6w)
+    assert_close(grad, g + lr / 2 * hessian_g)
+
+
+def test_modified_loss_gradcheck_and_lr_zero():
+    from reglib.optim import modified_loss
+
+    a = torch.randn(4, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+
+    def f(w):
+        return modified_loss(torch.tanh(a @ w).pow(2).sum(), [w], 0.3)
+
+    w = torch.randn(4, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(f, (w,))
+    loss = (w ** 2).sum()
+    assert modified_loss(loss, [w], 0.0) is not None
+    assert_close(modified_loss(loss, [w], 0.0), loss)
+
+
+def test_modified_loss_over_several_tensors_and_unused_parameters():
+    from reglib.optim import modified_loss
+
+    w1 = torch.tensor([1.0, -1.0], requires_grad=True)
+    w2 = torch.tensor([0.5], requires_grad=True)
+    unused = torch.zeros(3, requires_grad=True)
+    loss = (w1 ** 2).sum() + 3 * w2.sum()
+    out = modified_loss(loss, [w1, w2, unused], 0.2)
+    assert_close(out.detach(), loss.detach() + 0.05 * ((2 * w1.detach()) ** 2).sum() + 0.05 * 9)
+
+
+@pytest.mark.parametrize("make, name", [
+    (lambda w: ((w ** 2).sum(), [w], -0.1), "lr"),
+    (lambda w: ((w ** 2).sum(), [w], float("nan")), "lr"),
+    (lambda w: (w ** 2, [w], 0.1), "loss"),
+    (lambda w: (3.0, [w], 0.1), "loss"),
+    (lambda w: ((w ** 2).sum(), [], 0.1), "params"),
+    (lambda w: ((w ** 2).sum(), [w.detach()], 0.1), "params"),
+])
+def test_modified_loss_bad_arguments(make, name):
+    from reglib.optim import modified_loss
+
+    w = torch.ones(2, requires_grad=True)
+    with pytest.raises(ValueError, match=name):
+        modified_loss(*make(w))
