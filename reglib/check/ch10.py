@@ -89,7 +89,7 @@ def _member_probs(m: int, n: int, k: int, seed: int) -> tuple[torch.Tensor, torc
     return probs, y
 
 
-def _three(result, name):
+def _three(result, name, n=None):
     if isinstance(result, dict):
         keys = ("ensemble_error", "member_error", "ambiguity")
         if all(k in result for k in keys):
@@ -97,6 +97,10 @@ def _three(result, name):
     if not isinstance(result, (tuple, list)) or len(result) != 3:
         fail(f"`{name}` should return three numbers (ensemble_error, member_error, ambiguity), got "
              f"{type(result).__name__}" + (" (did you forget `return`?)" if result is None else ""))
+    for v, label in zip(result, ("ensemble_error", "member_error", "ambiguity")):
+        if isinstance(v, (torch.Tensor, np.ndarray)) and v.size != 1 and n in tuple(v.shape):
+            fail(f"`{name}` ({label}) returned one value per input (shape {tuple(v.shape)}); eq. (2) holds for "
+                 "every input, and the task asks for its average over the N inputs: take the mean")
     return tuple(expect_scalar(v, f"{name} ({label})")
                  for v, label in zip(result, ("ensemble_error", "member_error", "ambiguity")))
 
@@ -110,7 +114,7 @@ def ambiguity_decomposition(candidate) -> None:
     name = "ambiguity_decomposition"
     for m, n, k, seed in [(5, 60, 10, 0), (3, 9, 4, 1)]:
         probs, y = _member_probs(m, n, k, seed)
-        out = _three(call(candidate, probs, y, name=name), name)
+        out = _three(call(candidate, probs, y, name=name), name, n)
         ref_dec = ref.ambiguity_decomposition(probs, y)
         expected = (ref_dec["ensemble_error"], ref_dec["member_error"], ref_dec["ambiguity"])
         onehot = F.one_hot(y, k).double()
@@ -238,7 +242,15 @@ def drop_path_forward(candidate) -> None:
              "value for the whole batch. Drop-path draws one per sample (a mask of shape (N, 1, ..., 1))")
     for shape, p in (((3000, 4, 5), 0.6), ((4000, 6), 0.3)):
         x = _branch(shape)
-        out = expect_tensor(call(candidate, x, p, name=name), name, shape=x.shape, dtype=x.dtype)
+        try:
+            out = call(candidate, x, p, name=name)
+        except AssertionError as err:
+            if x.dim() == 3 and "RuntimeError" in str(err) and "size" in str(err):
+                fail(f"`{name}` fails on a 3-D input {tuple(x.shape)}: a mask of shape (N, 1) does not broadcast "
+                     "against (N, C, L). Give the mask one dimension of size 1 per trailing dimension: "
+                     "(x.shape[0],) + (1,) * (x.dim() - 1)")
+            raise
+        out = expect_tensor(out, name, shape=x.shape, dtype=x.dtype)
         _check_drop_path_output(out, x, p, name)
     x = _branch((500, 8), seed=1)
     first = call(candidate, x, 0.5, name=name)
