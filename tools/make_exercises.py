@@ -19,6 +19,10 @@ from nbconvert.exporters import NotebookExporter
 from traitlets.config import Config
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tools.launch_badges import fix_badges  # noqa: E402
+
 PREPROCESSORS = [
     "nbgrader.preprocessors.ClearSolutions",
     "nbgrader.preprocessors.ClearHiddenTests",
@@ -35,6 +39,7 @@ def exercise_from_solution(solution_path) -> str:
     body, _ = exporter.from_filename(str(solution_path))
     nb = nbformat.reads(body, as_version=4)
     nb.metadata.pop("widgets", None)
+    fix_badges(nb, f"exercises/{Path(solution_path).name}")  # the exercise opens itself on Colab/Binder
     return nbformat.writes(nb) + "\n"
 
 

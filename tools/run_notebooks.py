@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from reglib.notebooks import execute  # noqa: E402
+from tools.launch_badges import fix_badges  # noqa: E402
 from tools.make_exercises import exercise_from_solution  # noqa: E402
 
 
@@ -37,6 +38,7 @@ def main(argv=None) -> int:
         nb, seconds = execute(path)
         for cell in nb.cells:  # keep committed notebooks free of run-specific metadata
             cell.metadata.pop("execution", None)
+        fix_badges(nb, path.resolve().relative_to(ROOT).as_posix())  # Colab/Binder open this very notebook
         nbformat.write(nb, path)
         print(f"{path}: {seconds:.1f} s")
         if path.resolve().parent == ROOT / "solutions":
