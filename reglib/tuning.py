@@ -435,7 +435,7 @@ def select_best(results, metric: str = "val_acc", mode: str = "max"):
 
 
 def validation_curve(run, values, seeds=None) -> dict:
-    """Sweep one hyperparameter over several seeds (chapter 13, §1).
+    """Sweep one hyperparameter over several seeds (chapter 13, §6: a validation curve).
 
     Parameters
     ----------
