@@ -18,7 +18,8 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 def execute(path, *, allow_errors: bool = False, timeout: int = 600, cwd=None, kernel_name: str = "python3"):
     """Execute a notebook top to bottom and return ``(notebook, seconds)``; the file is not written.
 
-    Progress bars are switched off (``REGLIB_PROGRESS=0``) and matplotlib renders off-screen.
+    Progress bars are switched off (``REGLIB_PROGRESS=0``), matplotlib renders off-screen and
+    ``reglib.interactive`` explorers show their static figure (``REGLIB_STATIC_FIGURES=1``).
     """
     from nbclient import NotebookClient
 
@@ -26,6 +27,7 @@ def execute(path, *, allow_errors: bool = False, timeout: int = 600, cwd=None, k
     nb = nbformat.read(path, as_version=4)
     os.environ.setdefault("REGLIB_PROGRESS", "0")
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    os.environ.setdefault("REGLIB_STATIC_FIGURES", "1")  # reglib.interactive: the figure, not a widget
     client = NotebookClient(nb, timeout=timeout, kernel_name=kernel_name, allow_errors=allow_errors,
                             resources={"metadata": {"path": str(cwd or path.parent)}})
     start = time.perf_counter()

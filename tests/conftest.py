@@ -3,7 +3,7 @@
 * Every process the suite starts — this one, xdist workers, notebook kernels — gets the offline
   guard of ``tests/netblock/sitecustomize.py`` through ``PYTHONPATH``: any connection outside
   loopback fails, so a notebook or reglib function that tried to download would fail its test.
-* Progress bars are off and matplotlib draws off-screen.
+* Progress bars are off, matplotlib draws off-screen, and ``reglib.interactive`` shows static figures.
 * Torch uses one thread per process: the course's models are tiny, and with ``-n 2`` two workers
   share the two cores.
 """
@@ -16,6 +16,7 @@ NETBLOCK = str(Path(__file__).parent / "netblock")
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (NETBLOCK, os.environ.get("PYTHONPATH")) if p)
 os.environ["REGLIB_PROGRESS"] = "0"
 os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("REGLIB_STATIC_FIGURES", "1")  # reglib.interactive shows figures, not widgets
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 # the guard in this process too (loaded by path: another sitecustomize may already be imported)
