@@ -18,8 +18,10 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 def execute(path, *, allow_errors: bool = False, timeout: int = 600, cwd=None, kernel_name: str = "python3"):
     """Execute a notebook top to bottom and return ``(notebook, seconds)``; the file is not written.
 
-    Progress bars are switched off (``REGLIB_PROGRESS=0``), matplotlib renders off-screen and
-    ``reglib.interactive`` explorers show their static figure (``REGLIB_STATIC_FIGURES=1``).
+    Progress bars are switched off (``REGLIB_PROGRESS=0``), matplotlib renders off-screen,
+    ``reglib.interactive`` explorers show their static figure (``REGLIB_STATIC_FIGURES=1``) and the
+    kernel computes on one thread, as the test suite's kernels do: the thread count changes the order of
+    floating-point sums, so the committed outputs are the ones ``pytest --nbval-lax`` reproduces.
     """
     from nbclient import NotebookClient
 
@@ -28,6 +30,8 @@ def execute(path, *, allow_errors: bool = False, timeout: int = 600, cwd=None, k
     os.environ.setdefault("REGLIB_PROGRESS", "0")
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     os.environ.setdefault("REGLIB_STATIC_FIGURES", "1")  # reglib.interactive: the figure, not a widget
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
     client = NotebookClient(nb, timeout=timeout, kernel_name=kernel_name, allow_errors=allow_errors,
                             resources={"metadata": {"path": str(cwd or path.parent)}})
     start = time.perf_counter()

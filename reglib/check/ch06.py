@@ -363,7 +363,9 @@ def entropy_by_correctness(entropy_correct, entropy_wrong) -> None:
     ref_c, ref_w = _split_entropy(_reference_mc(model, x, 100)[0], y)  # the same T as the task: same bias
     with torch.no_grad():
         det_c, det_w = _split_entropy(torch.softmax(model(x), dim=-1), y)
-    tol = 0.02  # two 100-pass estimates differ by ~0.005 nats
+    # two 100-pass estimates with different dropout masks differ by up to ~0.015 nats (measured over
+    # random streams and CPUs); a recognised mistake is off by ≥ 0.25 nats, so the same band names it
+    tol = 0.03
     ok = abs(h_c - ref_c) < tol and abs(h_w - ref_w) < tol
     if ok:
         passed(name, f"{h_w:.2f} nats on errors vs {h_c:.2f} on correct predictions")
@@ -377,7 +379,7 @@ def entropy_by_correctness(entropy_correct, entropy_wrong) -> None:
                          "MC-dropout average of Task 3"),
     ]
     for (a, b), hint in checks:
-        if abs(h_c - a) < tol / 2 and abs(h_w - b) < tol / 2:
+        if abs(h_c - a) < tol and abs(h_w - b) < tol:
             fail(f"`{name}`: {hint}")
     if h_w <= h_c:
         fail(f"`{name}`: your entropy on errors ({h_w:.3f}) is not above that on correct predictions ({h_c:.3f}); "
