@@ -48,7 +48,11 @@ def fix_badges(nb, relpath: str) -> bool:
 
 
 def main(argv=None) -> int:
-    for arg in sys.argv[1:] if argv is None else argv:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Point the Colab and Binder badges of each notebook at itself.")
+    parser.add_argument("paths", nargs="+", help="notebooks inside the repository, e.g. chapters/00_generalization.ipynb")
+    for arg in parser.parse_args(argv).paths:
         path = Path(arg).resolve()
         nb = nbformat.read(path, as_version=4)
         if fix_badges(nb, path.relative_to(ROOT).as_posix()):
