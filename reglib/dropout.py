@@ -17,7 +17,7 @@ name                        what it computes                                    
 :func:`spatial_dropout`     eq. (1) with one :math:`m_{nc}` per sample and channel                  ch. 06, (4)
 :class:`DropConnectLinear`  :math:`y = (M \\odot W / q)\\,x + b,\\; M_{ij} \\sim \\mathrm{Bernoulli}(q)`   ch. 06, (5)
 :func:`mc_predict`          :math:`\\bar\\pi = \\frac1T\\sum_t \\mathrm{softmax}(f(x; m_t))` and its std     ch. 06, (6)
-:func:`drop_path`           eq. (1) with one :math:`m_n` per sample: the whole residual branch      ch. 10, (1)
+:func:`drop_path`           eq. (1) with one :math:`m_n` per sample: the whole residual branch      ch. 10, (6)
 ==========================  ======================================================================  ==============
 
 Why the :math:`1/q`: :math:`\\mathbb E[m_i/q] = 1`, so :math:`\\mathbb E[y] = x` during training and
@@ -188,7 +188,7 @@ def spatial_dropout(x: torch.Tensor, p: float = 0.5, training: bool = True, gene
 
 
 def drop_path(x: torch.Tensor, p: float = 0.5, training: bool = True, generator=None) -> torch.Tensor:
-    """Stochastic depth / drop-path (chapter 10, eq. (1); Huang et al. 2016).
+    """Stochastic depth / drop-path (chapter 10, eq. (6); Huang et al. 2016).
 
     Applied to a residual branch :math:`f(h)` in :math:`h + f(h)`, it skips the whole branch for
     a sample with probability ``p``: one Bernoulli draw per sample (dim 0), survivors scaled by
@@ -290,7 +290,7 @@ class SpatialDropout(_DropoutModule):
 
 
 class DropPath(_DropoutModule):
-    """Module form of :func:`drop_path` (chapter 10, eq. (1)); wrap a residual branch's output."""
+    """Module form of :func:`drop_path` (chapter 10, eq. (6)); wrap a residual branch's output."""
 
     def _function(self, x, p, training):
         return drop_path(x, p, training)

@@ -337,6 +337,17 @@ def test_make_optimizer_by_name(name, cls):
     assert _weights_after(name).isfinite().all()
 
 
+@pytest.mark.parametrize("name, cls", [("sgd", torch.optim.SGD), ("adam", torch.optim.Adam),
+                                       ("adamw", torch.optim.AdamW)])
+def test_named_optimizers_use_foreach_kernels_with_bitwise_the_per_tensor_steps(name, cls):
+    opt = make_optimizer(name, _model(), lr=0.01)
+    assert opt.defaults["foreach"] is True  # faster on CPU; on CUDA it is torch's default anyway
+    extra = {"momentum": 0.9} if name == "sgd" else {}
+    by_name = _weights_after(name, weight_decay=1e-2, **extra)
+    per_tensor = _weights_after(lambda params: cls(params, lr=0.05, weight_decay=1e-2, foreach=False, **extra))
+    assert torch.equal(by_name, per_tensor)
+
+
 def test_make_optimizer_skips_frozen_parameters_and_keeps_instances():
     model = _model()
     model[0].weight.requires_grad_(False)
