@@ -316,7 +316,8 @@ def _check_search_args(run, mode, metric) -> None:
     _check_not_test(metric)
 
 
-def grid_search(run, grid, *, mode: str = "max", metric: str | None = None) -> SearchResult:
+def grid_search(run, grid, *, mode: str = "max", metric: str | None = None,
+                parallel: bool = False) -> SearchResult:
     """Evaluate ``run`` on every combination of the values in ``grid`` (chapter 13, §3).
 
     Parameters
@@ -332,6 +333,9 @@ def grid_search(run, grid, *, mode: str = "max", metric: str | None = None) -> S
     metric : str, optional
         When ``run`` returns a dict, the key of the score to select on. A key starting with
         ``"test"`` is refused.
+    parallel : bool
+        Run the trials side by side in worker processes (:func:`reglib.experiment.parallel_map`);
+        the same results, in the same order.
 
     Returns
     -------
@@ -349,16 +353,12 @@ def grid_search(run, grid, *, mode: str = "max", metric: str | None = None) -> S
             raise ValueError(f"grid[{name!r}] must be a non-empty sequence of values, got {values!r}")
         names.append(name)
         lists.append(list(values))
-    trials = []
-    for values in itertools.product(*lists):
-        config = dict(zip(names, values))
-        score, results = _score(run(dict(config)), metric)
-        trials.append(Trial(config, score, results))
-    return SearchResult(trials, mode)
+    configs = [dict(zip(names, values)) for values in itertools.product(*lists)]
+    return SearchResult(_evaluate(run, configs, metric, parallel), mode)
 
 
 def random_search(run, space, n_trials: int, seed: int = 0, *, mode: str = "max",
-                  metric: str | None = None) -> SearchResult:
+                  metric: str | None = None, parallel: bool = False) -> SearchResult:
     """Evaluate ``run`` on ``n_trials`` configurations drawn independently from ``space`` (chapter 13, §3).
 
     Bergstra & Bengio (2012): with the same budget as a grid, random search tries ``n_trials``
@@ -377,7 +377,7 @@ def random_search(run, space, n_trials: int, seed: int = 0, *, mode: str = "max"
     seed : int
         Seeds ``numpy.random.default_rng``; the configurations depend on nothing else.
     mode : {"max", "min"}
-    metric : str, optional
+    metric, parallel
         As in :func:`grid_search`.
 
     Returns
@@ -390,11 +390,15 @@ def random_search(run, space, n_trials: int, seed: int = 0, *, mode: str = "max"
     seed = check_int("seed", seed, 0)
     rng = np.random.default_rng(seed)
     configs = [space.sample(rng) for _ in range(n_trials)]  # drawn up front: independent of the scores
-    trials = []
-    for config in configs:
-        score, results = _score(run(dict(config)), metric)
-        trials.append(Trial(config, score, results))
-    return SearchResult(trials, mode)
+    return SearchResult(_evaluate(run, configs, metric, parallel), mode)
+
+
+def _evaluate(run, configs, metric, parallel) -> list:
+    """The trials of ``run`` on ``configs``, in order; each call gets its own copy of its config."""
+    from .experiment import parallel_map
+
+    outputs = parallel_map(run, [dict(c) for c in configs]) if parallel else [run(dict(c)) for c in configs]
+    return [Trial(config, *_score(out, metric)) for config, out in zip(configs, outputs)]
 
 
 # --------------------------------------------------------------------------- helpers
@@ -434,7 +438,7 @@ def select_best(results, metric: str = "val_acc", mode: str = "max"):
     return results[int(np.nanargmax(values) if mode == "max" else np.nanargmin(values))]
 
 
-def validation_curve(run, values, seeds=None) -> dict:
+def validation_curve(run, values, seeds=None, *, parallel: bool = False) -> dict:
     """Sweep one hyperparameter over several seeds (chapter 13, §6: a validation curve).
 
     Parameters
@@ -445,13 +449,16 @@ def validation_curve(run, values, seeds=None) -> dict:
         The hyperparameter values, in the order of the curve's x-axis.
     seeds : sequence of int, optional
         Default :data:`reglib.experiment.SEEDS`.
+    parallel : bool
+        Run the ``len(values) * len(seeds)`` calls side by side in worker processes
+        (:func:`reglib.experiment.parallel_map`); the same results.
 
     Returns
     -------
     dict
         ``{key: array of shape (len(values), len(seeds))}``.
     """
-    from .experiment import SEEDS, over_seeds
+    from .experiment import SEEDS, parallel_map
 
     if not callable(run):
         raise ValueError(f"run must be a callable (value, seed) -> dict of numbers, got {run!r}")
@@ -460,8 +467,10 @@ def validation_curve(run, values, seeds=None) -> dict:
     seeds = SEEDS if seeds is None else seeds
     if isinstance(seeds, (str, bytes)) or not isinstance(seeds, (Sequence, np.ndarray)) or len(seeds) == 0:
         raise ValueError(f"seeds must be a non-empty sequence of integers, got {seeds!r}")
-    rows = [over_seeds(lambda seed, v=v: run(v, seed), seeds) for v in values]
-    return {key: np.stack([row[key] for row in rows]) for key in rows[0]}
+    pairs = [(v, seed) for v in values for seed in seeds]
+    outputs = parallel_map(lambda pair: run(*pair), pairs) if parallel else [run(v, seed) for v, seed in pairs]
+    stacked = {key: np.array([out[key] for out in outputs]) for key in outputs[0]}
+    return {key: a.reshape((len(values), len(seeds)) + a.shape[1:]) for key, a in stacked.items()}
 
 
 def expected_max_normal(n: int) -> float:

@@ -307,3 +307,35 @@ def test_expected_max_normal_against_closed_forms_and_simulation():
     assert values == sorted(values)
     with pytest.raises(ValueError, match="n must"):
         expected_max_normal(0)
+
+
+# --------------------------------------------------------------------------- parallel trials
+
+
+def _noisy_score(config):
+    """A deterministic 'validation score' with a side effect that a worker process would keep to itself."""
+    return {"val_acc": math.sin(7 * config["a"]) + config.get("b", 0), "a": config["a"]}
+
+
+def test_parallel_searches_and_curves_equal_the_serial_ones():
+    space = Space({"a": Uniform(0.0, 1.0), "b": Choice([0.0, 0.5])})
+    serial = random_search(_noisy_score, space, n_trials=7, seed=3, metric="val_acc")
+    parallel = random_search(_noisy_score, space, n_trials=7, seed=3, metric="val_acc", parallel=True)
+    assert [t.config for t in parallel.trials] == [t.config for t in serial.trials]
+    assert [t.score for t in parallel.trials] == [t.score for t in serial.trials]
+    assert parallel.best_index == serial.best_index
+
+    grid = {"a": [0.1, 0.2, 0.3], "b": [0.0, 0.5]}
+    g_serial = grid_search(_noisy_score, grid, metric="val_acc")
+    g_parallel = grid_search(_noisy_score, grid, metric="val_acc", parallel=True)
+    assert [(t.config, t.score) for t in g_parallel.trials] == [(t.config, t.score) for t in g_serial.trials]
+
+    def run(value, seed):
+        return {"acc": value + seed / 10, "curve": np.array([value, seed, value * seed])}
+
+    c_serial = validation_curve(run, [1.0, 2.0], seeds=(0, 1, 2))
+    c_parallel = validation_curve(run, [1.0, 2.0], seeds=(0, 1, 2), parallel=True)
+    assert c_serial["acc"].shape == (2, 3) and c_serial["curve"].shape == (2, 3, 3)
+    for key in ("acc", "curve"):
+        np.testing.assert_array_equal(c_parallel[key], c_serial[key])
+    np.testing.assert_allclose(c_serial["acc"], [[1.0, 1.1, 1.2], [2.0, 2.1, 2.2]])

@@ -1,0 +1,90 @@
+"""reglib.experiment.parallel_map: independent runs in worker processes give the loop's results."""
+
+import os
+
+import pytest
+import torch
+
+from reglib import experiment
+from reglib.data import load_mnist1d
+from reglib.experiment import default_workers, over_seeds, parallel_map
+from reglib.models import MLP
+from reglib.train import fit, predict
+from reglib.utils import set_seed
+
+FORKS = experiment._can_fork()
+
+
+def test_parallel_map_keeps_order_and_accepts_lambdas():
+    items = list(range(7))
+    assert parallel_map(lambda x: x * x, items, workers=2) == [x * x for x in items]
+    assert parallel_map(lambda x: x, [], workers=2) == []
+
+
+@pytest.mark.skipif(not FORKS, reason="serial on this platform")
+def test_parallel_map_really_uses_other_processes():
+    pids = parallel_map(lambda _: os.getpid(), range(4), workers=2)
+    assert os.getpid() not in pids and len(set(pids)) == 2
+
+
+def test_side_effects_stay_in_the_workers_and_results_pickle_back():
+    seen = []
+    out = parallel_map(lambda x: (seen.append(x), torch.full((2,), float(x)))[1], [1, 2, 3], workers=2)
+    assert [t.tolist() for t in out] == [[1.0, 1.0], [2.0, 2.0], [3.0, 3.0]]
+    assert seen == ([] if FORKS else [1, 2, 3])
+
+
+def test_nested_calls_run_serially_inside_a_worker():
+    inner = parallel_map(lambda x: parallel_map(lambda y: (experiment._IN_WORKER, y), [x, x + 1], workers=2),
+                         [0, 10], workers=2)
+    assert [[y for _, y in row] for row in inner] == [[0, 1], [10, 11]]
+    assert all(flag == FORKS for row in inner for flag, _ in row)
+    assert experiment._IN_WORKER is False and experiment._TASK is None
+
+
+def test_an_error_in_a_worker_reaches_the_caller():
+    def boom(x):
+        if x == 2:
+            raise KeyError("item 2 failed")
+        return x
+
+    with pytest.raises(KeyError, match="item 2 failed"):
+        parallel_map(boom, range(4), workers=2)
+    assert experiment._TASK is None
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True])
+def test_bad_workers_raise(bad):
+    with pytest.raises(ValueError, match="workers"):
+        parallel_map(abs, [1, 2], workers=bad)
+
+
+def test_default_workers_reads_the_environment(monkeypatch):
+    monkeypatch.setenv("REGLIB_WORKERS", "3")
+    assert default_workers() == 3
+    monkeypatch.setenv("REGLIB_WORKERS", "1")
+    assert parallel_map(lambda _: os.getpid(), range(3)) == [os.getpid()] * 3  # 1 worker: serial, here
+    for bad in ("0", "two"):
+        monkeypatch.setenv("REGLIB_WORKERS", bad)
+        with pytest.raises(ValueError, match="REGLIB_WORKERS"):
+            default_workers()
+    monkeypatch.delenv("REGLIB_WORKERS")
+    assert default_workers() >= 1
+
+
+def test_over_seeds_in_parallel_trains_bitwise_the_same_networks():
+    data = load_mnist1d()
+    x, y = data.train[0][:256], data.train[1][:256]
+
+    def run(seed):
+        set_seed(seed)
+        model = MLP(40, 10, hidden=(32,), dropout=0.1)
+        fit(model, (x, y), epochs=3, batch_size=64, optimizer="adamw", lr=1e-2, weight_decay=1e-2,
+            seed=seed, progress=False)
+        return {"logits": predict(model, data.x_test[:50])}
+
+    serial = over_seeds(run, seeds=(0, 1, 2))
+    parallel = over_seeds(run, seeds=(0, 1, 2), parallel=True)
+    assert serial["logits"].shape == (3, 50, 10)
+    assert (serial["logits"] == parallel["logits"]).all()
+    assert not (serial["logits"][0] == serial["logits"][1]).all()  # the seeds differ
