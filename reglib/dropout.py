@@ -66,7 +66,8 @@ def _keep_mask(shape, p: float, like: torch.Tensor, generator=None) -> torch.Ten
     them is ~2× faster on CPU than ``Tensor.bernoulli_`` and gives the same distribution.
     """
     keep = 1.0 - p
-    mask = torch.rand(shape, generator=generator, dtype=like.dtype, device=like.device).ge_(p)
+    device = like.device if generator is None else generator.device  # a CPU generator draws on the CPU
+    mask = torch.rand(shape, generator=generator, dtype=like.dtype, device=device).ge_(p).to(like.device)
     return mask.div_(keep) if keep > 0 else mask  # p = 1: all zeros, no division by 0
 
 

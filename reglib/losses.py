@@ -230,7 +230,7 @@ def fit_temperature(logits: torch.Tensor, target: torch.Tensor, min_temperature:
     tol = check_positive("tol", tol)
     _check_logits_and_indices(logits, target)
     z = logits.detach().double()
-    z_true = z.gather(1, target.long().unsqueeze(1)).squeeze(1)
+    z_true = z.gather(1, target.to(z.device).long().unsqueeze(1)).squeeze(1)
 
     def slope(log_beta: float) -> float:  # f'(beta)
         p = torch.softmax(math.exp(log_beta) * z, dim=1)

@@ -94,5 +94,5 @@ def predictive_entropy(probs: torch.Tensor) -> torch.Tensor:
 
 def nll(probs: torch.Tensor, target: torch.Tensor) -> float:
     """Mean negative log-likelihood of the true classes under (N, K) probabilities."""
-    p = probs.gather(1, _labels(target).view(-1, 1)).squeeze(1)
+    p = probs.gather(1, _labels(target).to(probs.device).view(-1, 1)).squeeze(1)
     return (-p.clamp_min(1e-12).log()).mean().item()
