@@ -60,9 +60,29 @@ def _can_fork() -> bool:
             and "fork" in multiprocessing.get_all_start_methods())
 
 
+def _warm_up() -> None:
+    """Take one optimizer step on a throw-away parameter, once per process, before the first fork.
+
+    PyTorch loads parts of itself (about 2 s of imports) lazily at the first optimizer step; done in the
+    parent, the forked workers inherit them instead of each paying for them again.
+    """
+    global _WARM
+    if not _WARM:
+        import torch
+
+        param = torch.zeros(1, requires_grad=True)
+        param.grad = torch.ones(1)
+        torch.optim.SGD([param], lr=0.1).step()
+        _WARM = True
+
+
+_WARM = False
+
+
 def _run_task(item) -> bytes:
     global _IN_WORKER
     _IN_WORKER = True
+    os.environ["REGLIB_PROGRESS"] = "0"  # no progress bars from the workers
     return pickle.dumps(_TASK(item))  # plain pickle: tensors travel as bytes, not as shared memory
 
 
@@ -83,6 +103,7 @@ def parallel_map(fn, items, workers: int | None = None) -> list:
     workers = min(workers, len(items))
     if workers <= 1 or not _can_fork():
         return [fn(item) for item in items]
+    _warm_up()
     _TASK = fn
     try:
         with multiprocessing.get_context("fork").Pool(workers) as pool:
