@@ -81,7 +81,7 @@ def test_over_seeds_in_parallel_trains_bitwise_the_same_networks():
         model = MLP(40, 10, hidden=(32,), dropout=0.1)
         fit(model, (x, y), epochs=3, batch_size=64, optimizer="adamw", lr=1e-2, weight_decay=1e-2,
             seed=seed, progress=False)
-        return {"logits": predict(model, data.x_test[:50])}
+        return {"logits": predict(model, data.x_test[:50]).cpu()}
 
     serial = over_seeds(run, seeds=(0, 1, 2))
     parallel = over_seeds(run, seeds=(0, 1, 2), parallel=True)
