@@ -35,6 +35,7 @@ def over_seeds(run, seeds=SEEDS, *, parallel: bool = False) -> dict:
 
 _TASK = None        # the function a worker process calls; set before the workers are forked
 _IN_WORKER = False  # inside a worker, parallel_map runs serially (no processes of processes)
+_WARM = False       # whether this process has loaded PyTorch's lazily imported optimizer code
 
 
 def default_workers() -> int:
@@ -76,9 +77,6 @@ def _warm_up() -> None:
         _WARM = True
 
 
-_WARM = False
-
-
 def _run_task(item) -> bytes:
     global _IN_WORKER
     _IN_WORKER = True
@@ -90,8 +88,8 @@ def parallel_map(fn, items, workers: int | None = None) -> list:
     """``[fn(item) for item in items]``, computed by up to ``workers`` processes at once.
 
     Independent trainings are embarrassingly parallel, and a single small training keeps only one core
-    busy (its operations are too small to split), so a 2-core laptop finishes two runs in the time of
-    one. Each run must seed itself (every ``fit`` does) so the results are the same as in a loop;
+    busy (its operations are too small to split), so two cores finish two runs in little more than the
+    time of one (two hyper-threads of one core gain less: about 1.4x on the course's test machine). Each run must seed itself (every ``fit`` does) so the results are the same as in a loop;
     results come back in the order of ``items``. ``fn`` may be a lambda or a function defined in the
     notebook (workers are forked, so nothing is re-imported), but its return value must pickle, and its
     side effects stay in the worker. Serial when ``workers`` (default :func:`default_workers`) is 1,
