@@ -11,7 +11,7 @@ import numpy as np
 
 from ._validate import check_int
 
-__all__ = ["over_seeds", "parallel_map", "default_workers", "mean_std", "show_source", "SEEDS"]
+__all__ = ["over_seeds", "over_values", "parallel_map", "default_workers", "mean_std", "show_source", "SEEDS"]
 
 #: The seeds every multi-seed experiment in the course uses unless it says otherwise.
 SEEDS = (0, 1, 2)
@@ -29,6 +29,29 @@ def over_seeds(run, seeds=SEEDS, *, parallel: bool = False) -> dict:
         raise ValueError("seeds must contain at least one seed, got none")
     results = parallel_map(run, seeds) if parallel else [run(seed) for seed in seeds]
     return {key: np.array([r[key] for r in results]) for key in results[0]}
+
+
+def over_values(make_run, values, seeds=SEEDS, *, parallel: bool = False) -> dict:
+    """``{value: over_seeds(make_run(value), seeds)}`` for each of ``values`` (a sweep of one knob).
+
+    ``make_run(value)`` returns a ``run(seed) -> dict of numbers``. With ``parallel=True`` all
+    ``len(values) * len(seeds)`` runs go to one :func:`parallel_map`, so the cores stay busy across values
+    as well as seeds; the numbers are the same as in a loop. Values must be hashable (they become keys).
+    """
+    values, seeds = list(values), list(seeds)
+    if not values:
+        raise ValueError("values must contain at least one value, got none")
+    if not seeds:
+        raise ValueError("seeds must contain at least one seed, got none")
+    jobs = [(value, seed) for value in values for seed in seeds]
+
+    def run_job(job):
+        value, seed = job
+        return make_run(value)(seed)
+
+    outputs = parallel_map(run_job, jobs) if parallel else [run_job(job) for job in jobs]
+    results = dict(zip(jobs, outputs))
+    return {value: over_seeds(lambda seed: results[value, seed], seeds) for value in values}
 
 
 # --------------------------------------------------------------------------- independent runs in parallel

@@ -1,13 +1,15 @@
 """reglib.experiment.parallel_map: independent runs in worker processes give the loop's results."""
 
 import os
+import time
 
+import numpy as np
 import pytest
 import torch
 
 from reglib import experiment
 from reglib.data import load_mnist1d
-from reglib.experiment import default_workers, over_seeds, parallel_map
+from reglib.experiment import SEEDS, default_workers, over_seeds, over_values, parallel_map
 from reglib.models import MLP
 from reglib.train import fit, predict
 from reglib.utils import set_seed
@@ -23,7 +25,8 @@ def test_parallel_map_keeps_order_and_accepts_lambdas():
 
 @pytest.mark.skipif(not FORKS, reason="serial on this platform")
 def test_parallel_map_really_uses_other_processes():
-    pids = parallel_map(lambda _: os.getpid(), range(4), workers=2)
+    # each item takes a moment, so one worker cannot take all four before the other has started
+    pids = parallel_map(lambda _: (time.sleep(0.3), os.getpid())[1], range(4), workers=2)
     assert os.getpid() not in pids and len(set(pids)) == 2
 
 
@@ -88,3 +91,42 @@ def test_over_seeds_in_parallel_trains_bitwise_the_same_networks():
     assert serial["logits"].shape == (3, 50, 10)
     assert (serial["logits"] == parallel["logits"]).all()
     assert not (serial["logits"][0] == serial["logits"][1]).all()  # the seeds differ
+
+
+def test_over_values_groups_a_sweep_by_value_and_stacks_the_seeds():
+    def make_run(value):
+        return lambda seed: {"product": value * seed, "pair": np.array([value, seed])}
+
+    for parallel in (False, True):
+        out = over_values(make_run, (2, 5), seeds=(1, 3, 4), parallel=parallel)
+        assert list(out) == [2, 5]
+        assert out[5]["product"].tolist() == [5, 15, 20]
+        assert out[2]["pair"].tolist() == [[2, 1], [2, 3], [2, 4]]
+    assert list(over_values(lambda v: lambda s: {"s": s}, ["a"])["a"]["s"]) == list(SEEDS)
+
+
+def test_over_values_in_parallel_trains_bitwise_the_same_networks():
+    data = load_mnist1d()
+    x, y = data.train[0][:256], data.train[1][:256]
+
+    def make_run(p):
+        def run(seed):
+            set_seed(seed)
+            model = MLP(40, 10, hidden=(32,), dropout=p)
+            fit(model, (x, y), epochs=2, batch_size=64, lr=1e-2, seed=seed, progress=False)
+            return {"logits": predict(model, data.x_test[:20]).cpu()}
+        return run
+
+    serial = over_values(make_run, (0.0, 0.3), seeds=(0, 1))
+    parallel = over_values(make_run, (0.0, 0.3), seeds=(0, 1), parallel=True)
+    for p in (0.0, 0.3):
+        assert serial[p]["logits"].shape == (2, 20, 10)
+        assert (serial[p]["logits"] == parallel[p]["logits"]).all()
+    assert not (serial[0.0]["logits"] == serial[0.3]["logits"]).all()
+
+
+def test_over_values_rejects_empty_values_and_seeds():
+    with pytest.raises(ValueError, match="values"):
+        over_values(lambda v: lambda s: {"x": s}, [])
+    with pytest.raises(ValueError, match="seeds"):
+        over_values(lambda v: lambda s: {"x": s}, [1], seeds=[])
