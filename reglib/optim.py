@@ -70,10 +70,37 @@ def _closure_loss(closure: Callable | None):
         return closure()
 
 
+class _GradientStep(Optimizer):
+    """What SGD and Adam share: a ``step`` that evaluates the closure, then hands each group's parameters
+    that have gradients to ``_update(params, grads, group)``; and param groups whose ``_NONNEG``
+    hyperparameters are checked to be >= 0."""
+
+    _NONNEG: tuple[str, ...] = ()
+
+    def add_param_group(self, param_group: dict) -> None:
+        for key in self._NONNEG:
+            if key in param_group:
+                param_group[key] = check_nonneg(key, param_group[key])
+        super().add_param_group(param_group)
+
+    @torch.no_grad()
+    def step(self, closure: Callable | None = None):
+        """One update of every parameter that has a gradient; returns the closure's loss (or None)."""
+        loss = _closure_loss(closure)
+        for group in self.param_groups:
+            params = _with_grads(group)
+            if params:
+                self._update(params, [p.grad for p in params], group)
+        return loss
+
+    def _update(self, params, grads, group) -> None:
+        raise NotImplementedError
+
+
 # --------------------------------------------------------------------------- SGD
 
 
-class SGD(Optimizer):
+class SGD(_GradientStep):
     """Stochastic gradient descent with momentum and coupled weight decay (chapter 11, eq. (1)).
 
     Equal to ``torch.optim.SGD`` with the same arguments, step for step.
@@ -95,6 +122,8 @@ class SGD(Optimizer):
         Nesterov momentum; needs ``momentum > 0`` and ``dampening == 0``.
     """
 
+    _NONNEG = ("lr", "momentum", "weight_decay", "dampening")
+
     def __init__(self, params, lr: float, momentum: float = 0.0, weight_decay: float = 0.0,
                  dampening: float = 0.0, nesterov: bool = False):
         defaults = {"lr": check_nonneg("lr", lr), "momentum": check_nonneg("momentum", momentum),
@@ -104,22 +133,6 @@ class SGD(Optimizer):
             raise ValueError("nesterov=True requires momentum > 0 and dampening == 0, "
                              f"got momentum={momentum!r}, dampening={dampening!r}")
         super().__init__(params, defaults)
-
-    def add_param_group(self, param_group: dict) -> None:
-        for key in ("lr", "momentum", "weight_decay", "dampening"):
-            if key in param_group:
-                param_group[key] = check_nonneg(key, param_group[key])
-        super().add_param_group(param_group)
-
-    @torch.no_grad()
-    def step(self, closure: Callable | None = None):
-        """One update of every parameter that has a gradient; returns the closure's loss (or None)."""
-        loss = _closure_loss(closure)
-        for group in self.param_groups:
-            params = _with_grads(group)
-            if params:
-                self._update(params, [p.grad for p in params], group)
-        return loss
 
     def _update(self, params, grads, group) -> None:
         lr, mu, wd, tau = group["lr"], group["momentum"], group["weight_decay"], group["dampening"]
@@ -147,7 +160,7 @@ class SGD(Optimizer):
 # --------------------------------------------------------------------------- Adam / AdamW
 
 
-class Adam(Optimizer):
+class Adam(_GradientStep):
     """Adam with L2 regularization or decoupled weight decay (chapter 11, eqs. (2)-(3)).
 
     ``decoupled=False`` equals ``torch.optim.Adam`` (the penalty gradient :math:`\\lambda\\theta`
@@ -173,6 +186,8 @@ class Adam(Optimizer):
     State per parameter: ``step`` (int :math:`t`), ``exp_avg`` (:math:`m`), ``exp_avg_sq`` (:math:`v`).
     """
 
+    _NONNEG = ("lr", "eps", "weight_decay")
+
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0, decoupled: bool = False):
         defaults = {"lr": check_nonneg("lr", lr), "betas": _check_betas(betas), "eps": check_nonneg("eps", eps),
@@ -180,22 +195,9 @@ class Adam(Optimizer):
         super().__init__(params, defaults)
 
     def add_param_group(self, param_group: dict) -> None:
-        for key in ("lr", "eps", "weight_decay"):
-            if key in param_group:
-                param_group[key] = check_nonneg(key, param_group[key])
         if "betas" in param_group:
             param_group["betas"] = _check_betas(param_group["betas"])
         super().add_param_group(param_group)
-
-    @torch.no_grad()
-    def step(self, closure: Callable | None = None):
-        """One update of every parameter that has a gradient; returns the closure's loss (or None)."""
-        loss = _closure_loss(closure)
-        for group in self.param_groups:
-            params = _with_grads(group)
-            if params:
-                self._update(params, [p.grad for p in params], group)
-        return loss
 
     def _moments(self, params) -> tuple[list, list, list]:
         """``(t, m, v)`` per parameter after advancing the step counter, creating zero moments at t = 0."""
