@@ -11,7 +11,8 @@ import numpy as np
 
 from ._validate import check_int
 
-__all__ = ["over_seeds", "over_values", "parallel_map", "default_workers", "mean_std", "show_source", "SEEDS"]
+__all__ = ["over_seeds", "over_values", "stack_results", "parallel_map", "default_workers", "mean_std", "show_source",
+           "SEEDS"]
 
 #: The seeds every multi-seed experiment in the course uses unless it says otherwise.
 SEEDS = (0, 1, 2)
@@ -27,7 +28,11 @@ def over_seeds(run, seeds=SEEDS, *, parallel: bool = False) -> dict:
     seeds = list(seeds)
     if not seeds:
         raise ValueError("seeds must contain at least one seed, got none")
-    results = parallel_map(run, seeds) if parallel else [run(seed) for seed in seeds]
+    return stack_results(parallel_map(run, seeds) if parallel else [run(seed) for seed in seeds])
+
+
+def stack_results(results) -> dict:
+    """``{key: np.array over results}`` for a non-empty list of dicts with the same keys (one per run)."""
     return {key: np.array([r[key] for r in results]) for key in results[0]}
 
 
@@ -43,15 +48,16 @@ def over_values(make_run, values, seeds=SEEDS, *, parallel: bool = False) -> dic
         raise ValueError("values must contain at least one value, got none")
     if not seeds:
         raise ValueError("seeds must contain at least one seed, got none")
+    rows = _sweep(lambda value, seed: make_run(value)(seed), values, seeds, parallel)
+    return {value: stack_results(row) for value, row in zip(values, rows)}
+
+
+def _sweep(run, values: list, seeds: list, parallel: bool) -> list:
+    """``[[run(value, seed) for seed in seeds] for value in values]``; with ``parallel``, all the calls
+    go to one :func:`parallel_map`, so the cores stay busy across values as well as seeds."""
     jobs = [(value, seed) for value in values for seed in seeds]
-
-    def run_job(job):
-        value, seed = job
-        return make_run(value)(seed)
-
-    outputs = parallel_map(run_job, jobs) if parallel else [run_job(job) for job in jobs]
-    results = dict(zip(jobs, outputs))
-    return {value: over_seeds(lambda seed: results[value, seed], seeds) for value in values}
+    outputs = parallel_map(lambda job: run(*job), jobs) if parallel else [run(*job) for job in jobs]
+    return [outputs[i * len(seeds):(i + 1) * len(seeds)] for i in range(len(values))]
 
 
 # --------------------------------------------------------------------------- independent runs in parallel
@@ -112,8 +118,9 @@ def parallel_map(fn, items, workers: int | None = None) -> list:
 
     Independent trainings are embarrassingly parallel, and a single small training keeps only one core
     busy (its operations are too small to split), so two cores finish two runs in little more than the
-    time of one (two hyper-threads of one core gain less: about 1.4x on the course's test machine). Each run must seed itself (every ``fit`` does) so the results are the same as in a loop;
-    results come back in the order of ``items``. ``fn`` may be a lambda or a function defined in the
+    time of one (two hyper-threads of one core gain less: about 1.4x on the course's test machine). Each
+    run must seed itself (every ``fit`` does) so the results are the same as in a loop; results come back
+    in the order of ``items``. ``fn`` may be a lambda or a function defined in the
     notebook (workers are forked, so nothing is re-imported), but its return value must pickle, and its
     side effects stay in the worker. Serial when ``workers`` (default :func:`default_workers`) is 1,
     there is one item, or forking is not safe here (see ``_can_fork``).

@@ -458,7 +458,7 @@ def validation_curve(run, values, seeds=None, *, parallel: bool = False) -> dict
     dict
         ``{key: array of shape (len(values), len(seeds))}``.
     """
-    from .experiment import SEEDS, parallel_map
+    from .experiment import SEEDS, _sweep, stack_results
 
     if not callable(run):
         raise ValueError(f"run must be a callable (value, seed) -> dict of numbers, got {run!r}")
@@ -467,10 +467,8 @@ def validation_curve(run, values, seeds=None, *, parallel: bool = False) -> dict
     seeds = SEEDS if seeds is None else seeds
     if isinstance(seeds, (str, bytes)) or not isinstance(seeds, (Sequence, np.ndarray)) or len(seeds) == 0:
         raise ValueError(f"seeds must be a non-empty sequence of integers, got {seeds!r}")
-    pairs = [(v, seed) for v in values for seed in seeds]
-    outputs = parallel_map(lambda pair: run(*pair), pairs) if parallel else [run(v, seed) for v, seed in pairs]
-    stacked = {key: np.array([out[key] for out in outputs]) for key in outputs[0]}
-    return {key: a.reshape((len(values), len(seeds)) + a.shape[1:]) for key, a in stacked.items()}
+    rows = [stack_results(row) for row in _sweep(run, list(values), list(seeds), parallel)]  # one dict per value
+    return {key: np.stack([row[key] for row in rows]) for key in rows[0]}
 
 
 def expected_max_normal(n: int) -> float:

@@ -9,7 +9,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from numpy.testing import assert_allclose  # noqa: E402
 
-from reglib.experiment import SEEDS, mean_std, over_seeds, show_source  # noqa: E402
+from reglib.experiment import SEEDS, mean_std, over_seeds, show_source, stack_results  # noqa: E402
 from reglib.plot import COLORS, bar_mean_std, mean_std_band, use_style  # noqa: E402
 
 
@@ -128,3 +128,8 @@ def test_bar_mean_std_format_and_color(ax):
     bar_mean_std(ax, ["x", "y"], [[1, 2], [3, 5]], color="black", fmt="{:.2f}")
     assert [t.get_text() for t in ax.texts] == ["1.50", "4.00"]
     assert all(p.get_facecolor()[:3] == (0, 0, 0) for p in ax.patches)
+
+
+def test_stack_results_stacks_each_key_in_order():
+    out = stack_results([{"a": 1, "v": np.array([1, 2])}, {"a": 3, "v": np.array([3, 4])}])
+    assert out["a"].tolist() == [1, 3] and out["v"].tolist() == [[1, 2], [3, 4]]
