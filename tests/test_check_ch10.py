@@ -178,6 +178,20 @@ def test_drop_path_forward_names_each_mistake(candidate, match):
         check.drop_path_forward(candidate)
 
 
+def test_whole_batch_mask_is_named_whatever_the_random_state():
+    """A whole-batch mask keeps the batch in a call with probability 1 − p; the check must not depend on luck.
+
+    (It once drew "keep" in all of its 8 calls, probability 1/256, and blamed "every sample was dropped".)
+    """
+    def whole_batch(x, p, training=True):
+        return _drop_path(x, p, training, mask_shape=lambda x: (1,) * x.dim())
+
+    for seed in range(300):
+        torch.manual_seed(seed)
+        with pytest.raises(AssertionError, match="ONE Bernoulli value for the whole batch"):
+            check.drop_path_forward(whole_batch)
+
+
 # --------------------------------------------------------------------------- l2_sp_penalty
 
 
