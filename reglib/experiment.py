@@ -12,7 +12,7 @@ import numpy as np
 from ._validate import check_int
 
 __all__ = ["over_seeds", "over_values", "stack_results", "parallel_map", "default_workers", "mean_std", "show_source",
-           "SEEDS"]
+           "SEEDS", "seeds"]
 
 
 def _seeds_from_environment() -> tuple[int, ...]:
@@ -33,6 +33,16 @@ def _seeds_from_environment() -> tuple[int, ...]:
 #: those of ``REGLIB_SEEDS``, read once at import. ``tools/check_claims.py --seeds`` sets it to check that a
 #: chapter's claims are not the luck of the committed seeds.
 SEEDS = _seeds_from_environment()
+
+
+def seeds(n: int) -> tuple[int, ...]:
+    """``n`` seeds for an experiment whose effect is small next to the seed-to-seed spread: the first ``n`` of
+    :data:`SEEDS`, continued with consecutive integers after its last (``(0, 1, 2)`` gives ``seeds(5) == (0, 1,
+    2, 3, 4)``; ``REGLIB_SEEDS="1000,1001,1002"`` gives ``(1000, ..., 1004)``), so that other seed sets reach
+    these experiments too."""
+    n = check_int("n", n, 1)
+    extra = tuple(range(SEEDS[-1] + 1, SEEDS[-1] + 1 + max(0, n - len(SEEDS))))
+    return (SEEDS + extra)[:n]
 
 
 def over_seeds(run, seeds=SEEDS, *, parallel: bool = False) -> dict:

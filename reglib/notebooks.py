@@ -9,7 +9,7 @@ from pathlib import Path
 
 import nbformat
 
-__all__ = ["execute", "task_cells", "cell_error", "ERROR_TYPES"]
+__all__ = ["execute", "task_cells", "cell_error", "ERROR_TYPES", "machinery_cells", "collapse_machinery"]
 
 ERROR_TYPES = ("error",)
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -55,3 +55,46 @@ def cell_error(cell) -> tuple[str, str] | None:
         if output.get("output_type") == "error":
             return output.get("ename", ""), _ANSI.sub("", output.get("evalue", ""))
     return None
+
+
+def machinery_cells(nb) -> list[int]:
+    """Indices of the code cells a reader skims: the Colab setup cell (``# Setup``), the import cell right after
+    it (every statement an import, or the ``init_notebook()`` call), and the ``# Claims checked`` cell."""
+    import ast
+
+    out = []
+    code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    for k, i in enumerate(code):
+        source = nb.cells[i].source.lstrip()
+        if source.startswith("# Setup") or source.startswith("# Claims checked"):
+            out.append(i)
+        elif k <= 1 and source:
+            try:
+                body = ast.parse(source).body
+            except SyntaxError:
+                continue
+            imports = [s for s in body if isinstance(s, (ast.Import, ast.ImportFrom))]
+            if len(imports) >= len(body) / 2 and isinstance(body[0], (ast.Import, ast.ImportFrom)):
+                out.append(i)
+    return out
+
+
+def collapse_machinery(nb) -> list[int]:
+    """Collapse the cells of :func:`machinery_cells`: their source is hidden in JupyterLab
+    (``metadata.jupyter.source_hidden``) and behind a toggle on the website (tag ``hide-input``), their
+    output stays visible; every other cell is left open. Returns the collapsed cells' indices."""
+    collapse = set(machinery_cells(nb))
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        tags = [t for t in cell.metadata.get("tags", []) if t != "hide-input"]
+        jupyter = {k: v for k, v in cell.metadata.get("jupyter", {}).items() if k != "source_hidden"}
+        if i in collapse:
+            tags.append("hide-input")
+            jupyter["source_hidden"] = True
+        for key, value in (("tags", tags), ("jupyter", jupyter)):
+            if value:
+                cell.metadata[key] = value
+            else:
+                cell.metadata.pop(key, None)
+    return sorted(collapse)

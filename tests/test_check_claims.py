@@ -169,3 +169,12 @@ def test_streams_and_probes_end_to_end(tmp_path):
     assert "FAIL  2/3  c1:L2" in out and "<- 500,501,502@native" in out, out
     assert "ok    3/3  c1:L3" in out, out
     assert "committed@default        1.0" in out and "500,501,502@native       500.0" in out, out
+
+
+def test_seeds_extends_the_course_seeds(monkeypatch):
+    assert experiment.seeds(5) == (0, 1, 2, 3, 4) and experiment.seeds(2) == (0, 1)
+    monkeypatch.setattr(experiment, "SEEDS", (1000, 1001, 1002))
+    assert experiment.seeds(5) == (1000, 1001, 1002, 1003, 1004) and experiment.seeds(3) == (1000, 1001, 1002)
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises(ValueError, match="n must be an integer"):
+            experiment.seeds(bad)

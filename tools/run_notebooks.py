@@ -20,7 +20,7 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from reglib.notebooks import execute  # noqa: E402
+from reglib.notebooks import collapse_machinery, execute  # noqa: E402
 from tools.launch_badges import fix_badges  # noqa: E402
 from tools.make_exercises import exercise_from_solution  # noqa: E402
 
@@ -39,6 +39,8 @@ def main(argv=None) -> int:
         for cell in nb.cells:  # keep committed notebooks free of run-specific metadata
             cell.metadata.pop("execution", None)
         fix_badges(nb, path.resolve().relative_to(ROOT).as_posix())  # Colab/Binder open this very notebook
+        if path.resolve().parent == ROOT / "chapters":
+            collapse_machinery(nb)  # setup, imports and claims collapsed in JupyterLab and on the site
         nbformat.write(nb, path)
         print(f"{path}: {seconds:.1f} s")
         if path.resolve().parent == ROOT / "solutions":
