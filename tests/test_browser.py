@@ -210,7 +210,7 @@ def test_navigation_lists_every_chapter_and_page(browser, site_url):
     links = browser.execute_script(
         "return Array.from(document.querySelectorAll('nav.bd-docs-nav a')).map(a => a.getAttribute('href'))")
     targets = {Path(h.split("#")[0]).stem for h in links if h}
-    expected = {p.stem for p in CHAPTERS} | {"glossary", "instructors"}
+    expected = {p.stem for p in CHAPTERS} | {"glossary", "instructors", "summaries", "flashcards"}
     assert expected <= targets, f"missing from the navigation: {sorted(expected - targets)}"
 
 
@@ -220,6 +220,125 @@ def test_site_needs_no_network(site):
     offenders = [str(p.relative_to(site)) for p in site.rglob("*.html") if external.search(p.read_text())]
     assert not offenders, f"pages that load resources from the network: {offenders}"
     assert (site / "_static" / "mathjax" / "tex-chtml.js").exists()
+
+
+def test_every_page_footer_names_the_licenses(site):
+    pages = [p for p in site.rglob("*.html") if "_static" not in p.parts and "Refresh" not in p.read_text()[:300]]
+    assert pages
+    for page in pages:
+        footer = page.read_text().split('<footer', 1)[-1]
+        assert "MIT License" in footer and "CC BY 4.0" in footer, f"{page.relative_to(site)}: license footer"
+
+
+# --------------------------------------------------------------------------------------------------
+# the self-study pages (generated from the chapters by tools/study_kit.py)
+
+def _study_kit():
+    sys.path.insert(0, str(ROOT))
+    from tools import study_kit
+
+    return study_kit
+
+
+def test_summaries_page(browser, site_url, tmp_path):
+    study_kit = _study_kit()
+    source = tmp_path / "summaries.md"
+    source.write_text(study_kit.summaries_markdown(study_kit.collect(CHAPTERS)))
+    _check_page(browser, f"{site_url}/book/summaries.html", source)
+    headings = browser.execute_script("return Array.from(document.querySelectorAll('article h2')).map(h => h.textContent)")
+    assert len(headings) == len(CHAPTERS), headings
+
+
+_FC_STATE = """
+const app = document.getElementById('fc-app');
+const shown = Array.from(app.querySelectorAll('.fc-card')).filter(c => c.offsetParent !== null);
+const back = shown.length ? shown[0].querySelector('.fc-back') : null;
+return {ready: app.classList.contains('fc-ready'), shown: shown.map(c => c.id),
+        chapter: shown.length ? shown[0].dataset.chapter : null, kind: shown.length ? shown[0].dataset.kind : null,
+        backVisible: !!back && back.offsetParent !== null && back.getBoundingClientRect().height > 0,
+        status: document.getElementById('fc-status').textContent, total: app.querySelectorAll('.fc-card').length};
+"""
+
+
+def test_flashcards_flip_and_filter_offline(browser, site_url):
+    """The flashcards page works with nothing but the site: flip a card, filter by chapter and kind, step
+    through a chapter's cards, set one aside, and open the page on one chapter from its link."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import Select
+
+    study_kit = _study_kit()
+    chapters = study_kit.collect(CHAPTERS)
+    cards = study_kit.cards(chapters)
+    browser.get(f"{site_url}/book/flashcards.html")
+    browser.execute_script("localStorage.clear()")
+    browser.get(f"{site_url}/book/flashcards.html")
+    assert browser.execute_async_script(_WAIT_FOR_MATHJAX) == "ok"
+    errors = browser.execute_script("return document.querySelectorAll('#fc-app mjx-merror').length")
+    assert errors == 0 and browser.execute_script("return document.querySelectorAll('#fc-app mjx-container').length") > 0
+
+    state = browser.execute_script(_FC_STATE)
+    assert state["ready"] and state["total"] == len(cards)
+    assert len(state["shown"]) == 1 and not state["backVisible"], state
+    assert state["status"].startswith(f"card 1 of {len(cards)}")
+    flip = browser.find_element(By.ID, "fc-flip")
+    flip.click()
+    assert browser.execute_script(_FC_STATE)["backVisible"]
+    flip.click()
+    assert not browser.execute_script(_FC_STATE)["backVisible"]
+    browser.find_element(By.ID, state["shown"][0]).click()  # clicking the card flips it too
+    assert browser.execute_script(_FC_STATE)["backVisible"]
+    ActionChains(browser).send_keys(Keys.ARROW_RIGHT).perform()  # the next card starts face down
+    moved = browser.execute_script(_FC_STATE)
+    assert moved["shown"] != state["shown"] and not moved["backVisible"]
+    ActionChains(browser).send_keys(Keys.SPACE).perform()
+    assert browser.execute_script(_FC_STATE)["backVisible"]
+
+    # filter by chapter: stepping through shows exactly that chapter's cards
+    target = chapters[len(chapters) // 2]
+    mine = [c.id for c in cards if c.chapter == target.number]
+    Select(browser.find_element(By.ID, "fc-chapter")).select_by_value(target.number)
+    seen = []
+    for _ in mine:
+        s = browser.execute_script(_FC_STATE)
+        assert s["chapter"] == target.number and s["status"].endswith(f"of {len(mine)}"), s
+        seen.append(s["shown"][0])
+        browser.find_element(By.ID, "fc-next").click()
+    assert sorted(seen) == sorted(mine)
+    assert browser.execute_script(_FC_STATE)["shown"] == [seen[0]], "the pile wraps around"
+
+    # ... and by kind
+    Select(browser.find_element(By.ID, "fc-kind")).select_by_value("term")
+    terms = [c.id for c in cards if c.chapter == target.number and c.kind == "term"]
+    s = browser.execute_script(_FC_STATE)
+    assert s["kind"] == "term" and s["status"].startswith(f"card 1 of {len(terms)}"), s
+
+    # "Got it" sets a card aside (remembered across a reload), "Start over" brings it back
+    browser.find_element(By.ID, "fc-known").click()
+    s = browser.execute_script(_FC_STATE)
+    assert s["status"].startswith(f"card 1 of {len(terms) - 1}") and "1 of" in s["status"].split("·")[-1], s
+    browser.refresh()
+    Select(browser.find_element(By.ID, "fc-chapter")).select_by_value(target.number)
+    Select(browser.find_element(By.ID, "fc-kind")).select_by_value("term")
+    assert browser.execute_script(_FC_STATE)["status"].startswith(f"card 1 of {len(terms) - 1}")
+    browser.find_element(By.ID, "fc-reset").click()
+    assert browser.execute_script(_FC_STATE)["status"].startswith(f"card 1 of {len(terms)}")
+
+    # the summaries page links straight to one chapter's cards
+    Select(browser.find_element(By.ID, "fc-kind")).select_by_value("all")
+    browser.get(f"{site_url}/book/flashcards.html#chapter-{chapters[0].number}")
+    s = browser.execute_script(_FC_STATE)
+    first = [c for c in cards if c.chapter == chapters[0].number]
+    assert s["chapter"] == chapters[0].number and s["status"].startswith(f"card 1 of {len(first)}"), s
+
+
+def test_flashcards_page_offers_the_anki_deck(browser, site_url):
+    browser.get(f"{site_url}/book/flashcards.html")
+    href = browser.execute_script("const a = document.querySelector('a[href$=\".apkg\"]'); return a ? a.href : null;")
+    assert href and href.startswith(site_url), href
+    with urllib.request.urlopen(href, timeout=30) as r:
+        assert r.read().startswith(b"PK\x03\x04"), "an .apkg is a zip archive"
 
 
 # --------------------------------------------------------------------------------------------------
