@@ -173,13 +173,49 @@ def mean_std(values, fmt: str = "{:.1%}") -> str:
     return f"{fmt.format(values.mean())} ± {fmt.format(values.std())}"
 
 
-def show_source(obj) -> None:
+def _is_check(node) -> bool:
+    """Whether a statement only validates arguments: ``check_x(...)``, ``_check_x(...)`` or ``y = check_x(...)``
+    (also unpacked, ``a, b = _check_ab(...)``), the calls of ``reglib._validate`` and the modules' own checkers."""
+    import ast
+
+    value = node.value if isinstance(node, (ast.Expr, ast.Assign)) else None
+    if not isinstance(value, ast.Call):
+        return False
+    func = value.func
+    name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+    return name.startswith(("check_", "_check"))
+
+
+def source_without_checks(obj) -> tuple[str, int]:
+    """``obj``'s source with its argument-checking statements left out (see :func:`_is_check`), and how many."""
+    import ast
+    import inspect
+    import textwrap
+
+    source = textwrap.dedent(inspect.getsource(obj))
+    checks = [stmt for node in ast.walk(ast.parse(source)) for field in ("body", "orelse", "finalbody")
+              if isinstance(getattr(node, field, None), list)
+              for stmt in getattr(node, field) if isinstance(stmt, ast.stmt) and _is_check(stmt)]
+    drop = {line for stmt in checks for line in range(stmt.lineno, stmt.end_lineno + 1)}
+    kept = [line for i, line in enumerate(source.splitlines(), start=1) if i not in drop]
+    return "\n".join(kept) + "\n", len(checks)
+
+
+def show_source(obj, checks: bool = False) -> None:
     """Display the source code of a reglib function or class with syntax highlighting.
 
-    Chapters show the implementation they use instead of re-typing it.
+    Chapters show the implementation they use instead of re-typing it. The statements that only check the
+    arguments (``p = check_probability("p", p)``, ...) are left out, with a note saying how many, so that the
+    lines that carry the equation come first; ``checks=True`` shows the source whole.
     """
     import inspect
 
     from IPython.display import Code, display
 
-    display(Code(inspect.getsource(obj), language="python"))
+    if checks:
+        display(Code(inspect.getsource(obj), language="python"))
+        return
+    source, count = source_without_checks(obj)
+    if count:
+        source += f"# ({count} argument check{'s' if count > 1 else ''} left out: show_source(..., checks=True) shows them)\n"
+    display(Code(source, language="python"))

@@ -1,6 +1,7 @@
 """tools/check_claims.py reports every failing claim of a notebook, and REGLIB_SEEDS changes the course's seeds."""
 
 import contextlib
+import inspect
 import io
 import subprocess
 import sys
@@ -176,5 +177,20 @@ def test_seeds_extends_the_course_seeds(monkeypatch):
     monkeypatch.setattr(experiment, "SEEDS", (1000, 1001, 1002))
     assert experiment.seeds(5) == (1000, 1001, 1002, 1003, 1004) and experiment.seeds(3) == (1000, 1001, 1002)
     for bad in (0, -1, 2.5, True):
-        with pytest.raises(ValueError, match="n must be an integer"):
+        with pytest.raises(ValueError, match="^n must be"):
             experiment.seeds(bad)
+
+
+def test_show_source_leaves_argument_checks_out():
+    from reglib import penalties
+    from reglib.dropout import dropout
+
+    source, count = experiment.source_without_checks(penalties.elastic_net_penalty)
+    assert count == 2 and "check_nonneg" not in source and "check_probability" not in source
+    assert "return l1_penalty(tensors, lam * l1_ratio) + l2_penalty(tensors, lam * (1 - l1_ratio))" in source
+    assert "def elastic_net_penalty(" in source and '"""' in source  # signature and docstring stay
+    source, count = experiment.source_without_checks(dropout)
+    assert count == 2 and "_check_x" not in source and "return _masked(" in source
+    # a function without checks comes back whole
+    source, count = experiment.source_without_checks(experiment.mean_std)
+    assert count == 0 and source.strip() == inspect.getsource(experiment.mean_std).strip()
