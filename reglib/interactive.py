@@ -16,7 +16,7 @@ the static figure otherwise; batch execution (``reglib.notebooks.execute``, the 
 explorer                      what moves                                            chapter
 ============================  ====================================================  =========
 ``ridge_shrinkage``           α: the factors λᵢ/(λᵢ+α) along the eigen-directions   01, eq. (6)
-``lasso``                     α: soft-thresholding of each feature, the lasso path  02, eqs. (4), (8)
+``lasso``                     α: soft-thresholding of each feature, the lasso path  02, eqs. (5), (8)
 ``label_smoothing``           ε: the smoothed target and the optimal logit gap      09, eqs. (1), (3b)
 ============================  ====================================================  =========
 """
@@ -120,7 +120,7 @@ def ridge_shrinkage_explorer(X, alpha: float = 0.1, alpha_range=(1e-4, 1e2)):
 
 
 def lasso_figure(X, y, alpha: float, names=None, alphas=None, path=None):
-    r"""The lasso at ``alpha`` as soft-thresholding, and the whole path (chapter 02, eqs. (4), (8)).
+    r"""The lasso at ``alpha`` as soft-thresholding, and the whole path (chapter 02, eqs. (5), (8)).
 
     At the lasso solution of :math:`\frac{1}{2n}\|y - Xw\|^2 + \alpha\|w\|_1`, every coefficient is the
     soft-threshold of its partial correlation: with :math:`r_j = y - \sum_{k\ne j} x_k w_k`,

@@ -169,7 +169,7 @@ def lasso_objective(X, y, w, alpha: float) -> float:
 
 
 def alpha_max(X, y, l1_ratio: float = 1.0) -> float:
-    r"""The smallest ``alpha`` whose lasso / elastic-net solution is all zeros (chapter 02, eq. (7)).
+    r"""The smallest ``alpha`` whose lasso / elastic-net solution is all zeros (chapter 02, eq. (4)).
 
     :math:`w = 0` is optimal iff :math:`\|X^\top y\|_\infty / n \le \alpha\rho`, so
     :math:`\alpha_{\max} = \|X^\top y\|_\infty / (n\rho)`. ``l1_ratio`` must be > 0.
@@ -191,7 +191,7 @@ def alpha_grid(X, y, n_alphas: int = 100, eps: float = 1e-3, l1_ratio: float = 1
 # ----------------------------------------------------------------------------- lasso / elastic net
 
 def _soft_threshold(z, t):
-    r""":math:`\operatorname{sign}(z)\max(|z| - t, 0)` for NumPy arrays (chapter 02, eq. (4))."""
+    r""":math:`\operatorname{sign}(z)\max(|z| - t, 0)` for NumPy arrays (chapter 02, eq. (5))."""
     return np.sign(z) * np.maximum(np.abs(z) - t, 0.0)
 
 
@@ -406,7 +406,7 @@ def lasso(X, y, alpha: float, tol: float = 1e-12, max_iter: int = 10_000, *, w0=
 
 def ista(X, y, alpha: float, n_iter: int, step: float | None = None, *, l1_ratio: float = 1.0, w0=None,
          return_history: bool = False):
-    r"""Proximal gradient descent (ISTA) on the lasso / elastic-net objective (chapter 02, eq. (6)).
+    r"""Proximal gradient descent (ISTA) on the lasso / elastic-net objective (chapter 02, eq. (7)).
 
     Each iteration takes a gradient step on the data term :math:`f(w) = \frac{1}{2n}\|y - Xw\|^2`
     and applies the proximal operator of the penalty:

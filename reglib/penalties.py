@@ -146,7 +146,7 @@ def _check_threshold(threshold):
 
 
 def soft_threshold(x: torch.Tensor, threshold) -> torch.Tensor:
-    r"""Soft-thresholding :math:`S_t(x) = \operatorname{sign}(x)\max(|x| - t, 0)` (chapter 02, eq. (4)).
+    r"""Soft-thresholding :math:`S_t(x) = \operatorname{sign}(x)\max(|x| - t, 0)` (chapter 02, eq. (5)).
 
     :math:`S_t(x) = \arg\min_z \tfrac12 (z - x)^2 + t|z|`: it moves every entry ``t`` toward zero
     and sets the entries with :math:`|x| \le t` to exactly zero.
@@ -168,7 +168,7 @@ def soft_threshold(x: torch.Tensor, threshold) -> torch.Tensor:
 
 
 def prox_l1(x: torch.Tensor, step: float, lam: float) -> torch.Tensor:
-    r"""Proximal operator of ``step`` times the L1 penalty (chapter 02, eq. (5)).
+    r"""Proximal operator of ``step`` times the L1 penalty (chapter 02, eq. (6)).
 
     :math:`\operatorname{prox}_{s\lambda\|\cdot\|_1}(x) = \arg\min_z \tfrac12\|z - x\|^2
     + s\lambda\|z\|_1 = S_{s\lambda}(x)`. One ISTA step is ``prox_l1(w - step * grad, step, lam)``.

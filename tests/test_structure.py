@@ -6,7 +6,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from reglib.notebooks import cell_error
+from reglib.notebooks import cell_error, machinery_cells
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))
@@ -46,6 +46,23 @@ def test_chapter_anatomy(path):
     assert "$" in md, "the derivation in LaTeX"
     figures = sum("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.outputs)
     assert figures >= 2, "chapters show their results in figures"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
+def test_setup_imports_and_claims_are_collapsed_teaching_code_open(path):
+    nb = nbformat.read(path, as_version=4)
+    machinery = machinery_cells(nb)
+    kinds = [nb.cells[i].source.lstrip().split("\n")[0] for i in machinery]
+    assert len(machinery) == 3 and kinds[0].startswith("# Setup") and kinds[2].startswith("# Claims checked"), kinds
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        hidden = cell.metadata.get("jupyter", {}).get("source_hidden", False)
+        tagged = "hide-input" in cell.metadata.get("tags", [])
+        if i in machinery:
+            assert hidden and tagged, f"cell {i} should be collapsed: run python tools/collapse_cells.py"
+        else:
+            assert not hidden and not tagged, f"cell {i} is teaching code and should be open"
 
 
 def test_readme_maps_every_chapter():
