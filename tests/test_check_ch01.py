@@ -230,7 +230,7 @@ def test_best_ridge_alpha(capsys):
     check.best_ridge_alpha(100.0)
     check.best_ridge_alpha(ch01.RIDGE_ALPHAS[4])
     assert "✔ best_alpha" in capsys.readouterr().out
-    for value, match in [(0.01, "smallest \\*training\\* error"), (1000.0, "not the α with the smallest"),
+    for value, match in [(0.01, "smallest \\*training\\* error"), (1000.0, "more than one standard error"),
                          (4, "index"), (123.0, "not one of the alphas"), ("100", "should be a number"),
                          (True, "should be a number")]:
         with pytest.raises(AssertionError, match=match):
@@ -256,3 +256,132 @@ def test_conceptual_answers(question, right, wrong, match):
         check.answer(question, wrong)
     with pytest.raises(AssertionError, match="no answer yet"):
         check.answer(question, None)
+
+
+# --------------------------------------------------------------------------- mistakes the fixed inputs used to miss
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+def _accumulate_from_zeros1(params, lam):
+    total = torch.zeros(1, dtype=torch.float64)
+    for p in params:
+        total = total + p.square().sum()
+    return lam / 2 * total
+
+
+def _weights_only(params, lam):
+    return lam / 2 * sum(p.square().sum() for p in params if p.dim() > 1)
+
+
+def _identity_when_no_step(w, grad, lr, lam):
+    if lr == 0:
+        return w
+    return (1 - lr * lam) * w - lr * grad
+
+
+def _sklearn_ridge(X, y, alpha):
+    from sklearn.linear_model import Ridge
+    return Ridge(alpha=alpha).fit(X, y).coef_
+
+
+def _my_sweep(Xt, yt, Xv, yv, alphas):
+    tr, va = [], []
+    for a in alphas:
+        w = linear.ridge(Xt, yt, a)
+        tr.append(np.mean((Xt @ w - yt) ** 2))
+        va.append(np.mean((Xv @ w - yv) ** 2))
+    return tr, va
+
+
+@pytest.mark.parametrize("checker, candidate, match", [
+    ("l2_penalty", _accumulate_from_zeros1, "0-dimensional"),
+    ("l2_penalty", _weights_only, "1-D ones included"),
+    ("sgd_step_weight_decay", _identity_when_no_step, "input tensor `w` itself"),
+    ("ridge_closed_form", _sklearn_ridge, "intercept"),
+    ("ridge_sweep", lambda Xt, yt, Xv, yv, a: _my_sweep(Xt, yt, Xv, yv, sorted(a)), "sorted order"),
+    ("ridge_sweep", lambda Xt, yt, Xv, yv, a: _my_sweep(Xt, yt, Xv, yv, ch01.RIDGE_ALPHAS[:len(a)]),
+     "exercise's grid"),
+    ("ridge_sweep", lambda Xt, yt, Xv, yv, a: _my_sweep(*ch01.ridge_sweep_data(), a), "function's arguments"),
+    ("ridge_sweep", lambda Xt, yt, Xv, yv, a: (_my_sweep(Xt, yt, Xv, yv, a)[0],
+                                               np.array(_my_sweep(Xt, yt, Xv, yv, a)[1]) * len(yv) / len(yt)),
+     "training\\* samples"),
+])
+def test_new_mistakes_get_their_hint(checker, candidate, match):
+    with pytest.raises(AssertionError, match=match):
+        getattr(check, checker)(candidate)
+
+
+def test_correct_variants_pass():
+    check.ridge_closed_form(lambda X, y, a: X.T @ np.linalg.solve(X @ X.T + a * np.eye(len(X)), y))  # dual form
+    check.ridge_closed_form(lambda X, y, a: np.linalg.lstsq(np.vstack([X, np.sqrt(a) * np.eye(X.shape[1])]),
+                                                            np.concatenate([y, np.zeros(X.shape[1])]),
+                                                            rcond=None)[0])
+    from sklearn.linear_model import Ridge
+    check.ridge_closed_form(lambda X, y, a: Ridge(alpha=a, fit_intercept=False).fit(X, y).coef_)
+    check.sgd_step_weight_decay(lambda w, g, lr, lam: w.mul(1 - lr * lam).sub(g, alpha=lr))
+    check.sgd_step_weight_decay(lambda w, g, lr, lam: torch.addcmul(w * (1 - lr * lam), g, torch.full_like(g, -lr)))
+
+
+def test_best_alpha_one_standard_error_rule():
+    alphas, train, val, best, se, ok = ch01._alpha_choice()
+    assert best in ok
+    for k in ok:
+        check.best_ridge_alpha(float(alphas[k]))
+    for k in range(len(alphas)):
+        if k not in ok:
+            with pytest.raises(AssertionError):
+                check.best_ridge_alpha(float(alphas[k]))
+
+
+# --------------------------------------------------------------------------- property-based
+
+
+@settings(max_examples=12, deadline=None)
+@given(st.floats(1e-3, 2.0), st.sampled_from(["scale", "shift", "lam"]))
+def test_l2_and_step_properties(eps, how):
+    """Round-off-level changes pass; any relative change of 1e-3 or more fails."""
+    def penalty(params, lam):
+        value = lam / 2 * sum(p.square().sum() for p in params)
+        if how == "scale":
+            return value * (1 + eps)
+        if how == "shift":
+            return value + eps
+        return (lam + eps) / 2 * sum(p.square().sum() for p in params)
+
+    with pytest.raises(AssertionError):
+        check.l2_penalty(penalty)
+
+    def step(w, g, lr, lam):
+        out = (1 - lr * lam) * w - lr * g
+        return out * (1 + eps) if how == "scale" else out + eps if how == "shift" else (1 - lr * (lam + eps)) * w - lr * g
+
+    with pytest.raises(AssertionError):
+        check.sgd_step_weight_decay(step)
+    check.sgd_step_weight_decay(lambda w, g, lr, lam: ((1 - lr * lam) * w - lr * g) * (1 + 1e-12))
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.floats(0.05, 20.0))
+def test_ridge_property_wrong_alpha_fails(factor):
+    """Using α·factor instead of α (factor far from 1) is rejected; the exact solver is accepted."""
+    if abs(factor - 1) < 0.02:
+        return
+    with pytest.raises(AssertionError):
+        check.ridge_closed_form(lambda X, y, a: linear.ridge(X, y, a * factor))
+    check.ridge_closed_form(lambda X, y, a: linear.ridge(X, y, a))
+
+
+@settings(max_examples=6, deadline=None)
+@given(st.integers(0, 6), st.floats(1e-3, 1.0), st.booleans())
+def test_ridge_sweep_property(k, rel, on_val):
+    def wrong(Xt, yt, Xv, yv, alphas):
+        tr, va = (np.array(v, dtype=float) for v in _my_sweep(Xt, yt, Xv, yv, alphas))
+        target = va if on_val else tr
+        target[min(k, len(alphas) - 1)] *= 1 + rel
+        return tr, va
+
+    with pytest.raises(AssertionError):
+        check.ridge_sweep(wrong)
+    check.ridge_sweep(_my_sweep)

@@ -219,3 +219,84 @@ def test_conceptual_answers(capsys):
 def test_conceptual_wrong_answers(question, value, match):
     with pytest.raises(AssertionError, match=match):
         check.answer(question, value)
+
+
+# --------------------------------------------------------------------------- mistakes the fixed inputs used to miss
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+def _soft(x, t):
+    return torch.sign(x) * torch.clamp(x.abs() - t, min=0)
+
+
+def _ista(X, y, alpha, n_iter, fixed_alpha=None):
+    n = len(y)
+    step = n / np.linalg.norm(X, ord=2) ** 2
+    a = alpha if fixed_alpha is None else fixed_alpha
+    w = np.zeros(X.shape[1])
+    for _ in range(n_iter):
+        z = w - step * X.T @ (X @ w - y) / n
+        w = np.sign(z) * np.maximum(np.abs(z) - step * a, 0.0)
+    return w
+
+
+def test_new_mistakes_get_their_hint():
+    with pytest.raises(AssertionError, match="input tensor `x` itself"):
+        check.soft_threshold(lambda x, t: x if t == 0 else _soft(x, t))
+    with pytest.raises(AssertionError, match="exercise's value"):
+        check.ista(lambda X, y, alpha, n_iter: _ista(X, y, alpha, n_iter, fixed_alpha=0.2))
+
+
+def test_correct_variants_pass():
+    check.soft_threshold(lambda x, t: torch.nn.functional.softshrink(x, t))
+    check.soft_threshold(lambda x, t: torch.where(x > t, x - t, torch.where(x < -t, x + t, torch.zeros_like(x))))
+    check.soft_threshold(lambda x, t: x.sign() * (x.abs() - t).relu())
+
+    def ista_eig(X, y, alpha, n_iter):
+        n = len(y)
+        step = 1 / np.linalg.eigvalsh(X.T @ X / n).max()
+        w = np.zeros(X.shape[1])
+        for _ in range(n_iter):
+            z = w - step * (X.T @ (X @ w) - X.T @ y) / n
+            w = np.sign(z) * np.maximum(np.abs(z) - step * alpha, 0.0)
+        return w
+
+    check.ista(ista_eig)
+
+
+@settings(max_examples=12, deadline=None)
+@given(st.floats(1e-3, 1.0), st.sampled_from(["scale", "threshold", "offset"]))
+def test_soft_threshold_property(eps, how):
+    def wrong(x, t):
+        if how == "scale":
+            return _soft(x, t) * (1 + eps)
+        if how == "threshold":
+            return _soft(x, t * (1 + eps) + eps)
+        return _soft(x, t) + eps * torch.sign(x)
+
+    with pytest.raises(AssertionError):
+        check.soft_threshold(wrong)
+    check.soft_threshold(lambda x, t: _soft(x, t) * (1 + 1e-12))
+
+
+@settings(max_examples=6, deadline=None)
+@given(st.floats(0.02, 5.0))
+def test_ista_property_wrong_step_fails(factor):
+    """Any step 1/L·factor other than 1/L (factor off by 2 % or more) is rejected."""
+    if abs(factor - 1) < 0.02:
+        return
+
+    def scaled(X, y, alpha, n_iter):
+        n = len(y)
+        step = factor * n / np.linalg.norm(X, ord=2) ** 2
+        w = np.zeros(X.shape[1])
+        with np.errstate(all="ignore"):
+            for _ in range(n_iter):
+                z = w - step * X.T @ (X @ w - y) / n
+                w = np.sign(z) * np.maximum(np.abs(z) - step * alpha, 0.0)
+        return w
+
+    with pytest.raises(AssertionError):
+        check.ista(scaled)

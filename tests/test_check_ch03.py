@@ -189,3 +189,83 @@ def test_conceptual_answers(capsys):
 def test_conceptual_wrong_answers(question, value, match):
     with pytest.raises(AssertionError, match=match):
         check.answer(question, value)
+
+
+# --------------------------------------------------------------------------- mistakes the fixed inputs used to miss
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+def _share(w, groups, labels=None, over=None):
+    a, groups = np.abs(np.asarray(w, float)), np.asarray(groups)
+    labels = [g for g in np.unique(groups) if g >= 0] if labels is None else labels
+    return float(np.mean([a[groups == g].max() / a[groups == g].sum() for g in (labels if over is None else over)]))
+
+
+@pytest.mark.parametrize("candidate, match", [
+    (lambda w, g: float(np.mean([np.abs(w[3 * k:3 * k + 3]).max() / np.abs(w[3 * k:3 * k + 3]).sum()
+                                 for k in range(3)])), "block of three"),
+    (lambda w, g: _share(w, g, labels=range(3)), "np.unique"),
+    (lambda w, g: _share(w, g, over=[x for x in g if x >= 0]), "averaged over features"),
+    (lambda w, g: float(np.median([np.abs(w[g == k]).max() / np.abs(w[g == k]).sum()
+                                   for k in np.unique(g) if k >= 0])), "wrong values"),
+])
+def test_group_share_irregular_groups(candidate, match):
+    with pytest.raises(AssertionError, match=match):
+        check.group_share(candidate)
+
+
+def test_prox_returning_its_input():
+    S = penalties.soft_threshold
+    with pytest.raises(AssertionError, match="input tensor `x` itself"):
+        check.prox_elastic_net(lambda x, s, a, r: x if a == 0 else S(x, s * a * r) / (1 + s * a * (1 - r)))
+    check.prox_elastic_net(lambda x, s, a, r: torch.nn.functional.softshrink(x, s * a * r) / (1 + s * a * (1 - r)))
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.lists(st.floats(0.05, 3.0), min_size=6, max_size=6), st.permutations(list(range(6))))
+def test_group_share_property(mags, order):
+    """On random irregular inputs the reference equals a groupby-style variant; a wrong average fails."""
+    w = np.array(mags) * np.array([1, -1, 1, -1, -1, 1])
+    g = np.array([0, 0, 3, 3, 3, -1])[list(order)]
+    variant = {}
+    for x, k in zip(np.abs(w), g):
+        if k >= 0:
+            variant.setdefault(k, []).append(x)
+    assert np.isclose(np.mean([max(v) / sum(v) for v in variant.values()]), ch03._group_share_ref(w, g))
+    check.group_share(lambda w, g: float(np.mean([np.abs(w[g == k]).max() / np.abs(w[g == k]).sum()
+                                                  for k in set(g.tolist()) if k >= 0])))
+
+
+@settings(max_examples=12, deadline=None)
+@given(st.floats(1e-3, 1.0), st.sampled_from(["threshold", "shrink", "scale"]))
+def test_prox_property(eps, how):
+    S = penalties.soft_threshold
+
+    def wrong(x, s, a, r):
+        t, c = s * a * r, s * a * (1 - r)
+        if how == "threshold":
+            return S(x, t + eps) / (1 + c)
+        if how == "shrink":
+            return S(x, t) / (1 + c + eps)
+        return S(x, t) / (1 + c) * (1 + eps)
+
+    with pytest.raises(AssertionError):
+        check.prox_elastic_net(wrong)
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.floats(1e-3, 1.0), st.sampled_from(["l1", "l2", "alpha"]))
+def test_elastic_net_penalty_property(eps, how):
+    def wrong(w, alpha, rho):
+        l1, l2 = w.abs().sum(), w.square().sum()
+        if how == "l1":
+            return alpha * (rho * (1 + eps) * l1 + (1 - rho) / 2 * l2)
+        if how == "l2":
+            return alpha * (rho * l1 + (1 - rho) / 2 * (1 + eps) * l2)
+        return (alpha + eps) * (rho * l1 + (1 - rho) / 2 * l2)
+
+    with pytest.raises(AssertionError):
+        check.elastic_net_penalty(wrong)
+    check.elastic_net_penalty(lambda w, a, r: a * (r * w.abs().sum() + (1 - r) / 2 * w.square().sum()) * (1 + 1e-13))

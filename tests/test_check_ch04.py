@@ -312,3 +312,110 @@ def test_experiment_bad_inputs():
 ])
 def test_conceptual_answers(question, right, wrong, assert_answer):
     assert_answer(question, right, {w: question for w in wrong})
+
+
+# --------------------------------------------------------------------------- correct variants and new mistakes
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+def _renorm(weight, c):
+    with torch.no_grad():
+        weight.copy_(torch.renorm(weight, 2, 0, c))
+    return weight
+
+
+def _eps_denominator(weight, c):
+    with torch.no_grad():
+        n = weight.norm(dim=1, keepdim=True)
+        weight.mul_(torch.where(n > c, c / (n + 1e-8), torch.ones_like(n)))
+    return weight
+
+
+def _via_data(weight, c):
+    n = weight.data.norm(dim=1, keepdim=True)
+    weight.data *= (c / n).clamp(max=1)
+    return weight
+
+
+@pytest.mark.parametrize("candidate", [_renorm, _eps_denominator, _via_data])
+def test_max_norm_accepts_correct_variants(candidate, capsys):
+    """PyTorch's own torch.renorm (which adds 1e-7 to the norm) is right; the checker's tolerance allows it."""
+    check.max_norm_(candidate)
+    assert "✔ max_norm_" in capsys.readouterr().out
+
+
+def test_project_returning_its_input():
+    def identity_inside(v, r):
+        n = v.norm()
+        return v if n <= r else v * (r / n)
+
+    with pytest.raises(AssertionError, match="input tensor `v` itself"):
+        check.project_l2_ball(identity_inside)
+    check.project_l2_ball(lambda v, r: v * torch.clamp(r / v.norm(), max=1.0))
+
+
+def test_pgd_that_ignores_its_learning_rate():
+    def own_lr(X, y, radius, lr, steps):
+        lr = 1 / (2 * torch.linalg.eigvalsh(X.T @ X).max().item())
+        w = torch.zeros(X.shape[1], dtype=X.dtype)
+        for _ in range(steps):
+            w = w + lr * 2 * X.T @ (y - X @ w)
+            n = w.norm()
+            w = w if n <= radius else w * radius / n
+        return w
+
+    with pytest.raises(AssertionError, match="use the `lr` argument"):
+        check.projected_gradient_descent(own_lr)
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.floats(1e-4, 0.5), st.integers(0, 5))
+def test_max_norm_property(eps, row):
+    """A relative error of 1e-4 or more in any one row is rejected, below or above the bound."""
+    def wrong(weight, c):
+        with torch.no_grad():
+            n = weight.norm(dim=1, keepdim=True)
+            weight.mul_((c / n).clamp(max=1.0))
+            weight[min(row, weight.shape[0] - 1)] *= 1 + eps
+        return weight
+
+    with pytest.raises(AssertionError):
+        check.max_norm_(wrong)
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.floats(1e-4, 0.5))
+def test_projection_property(eps):
+    with pytest.raises(AssertionError):
+        check.project_l2_ball(lambda v, r: (v * torch.clamp(r / v.norm(), max=1.0)) * (1 + eps))
+    check.project_l2_ball(lambda v, r: (v * torch.clamp(r / v.norm(), max=1.0)) * (1 + 1e-12))
+
+
+@settings(max_examples=6, deadline=None)
+@given(st.floats(1e-3, 0.5), st.sampled_from(["lr", "radius", "grad"]))
+def test_pgd_property(eps, how):
+    def wrong(X, y, radius, lr, steps):
+        w = torch.zeros(X.shape[1], dtype=X.dtype)
+        for _ in range(steps):
+            g = -2 * X.T @ (y - X @ w) * ((1 + eps) if how == "grad" else 1)
+            w = w - lr * ((1 + eps) if how == "lr" else 1) * g
+            r = radius * ((1 + eps) if how == "radius" else 1)
+            n = w.norm()
+            w = w if n <= r else w * (r / n)
+        return w
+
+    with pytest.raises(AssertionError):
+        check.projected_gradient_descent(wrong)
+
+
+def test_pgd_with_torch_renorm_projection_passes():
+    def pgd(X, y, radius, lr, steps):
+        w = torch.zeros(X.shape[1], dtype=X.dtype)
+        for _ in range(steps):
+            w = torch.renorm((w - lr * (-2 * X.T @ (y - X @ w))).reshape(1, -1), 2, 0, radius).reshape(-1)
+        return w
+
+    check.projected_gradient_descent(pgd)
+    check.project_l2_ball(lambda v, r: torch.renorm(v.reshape(1, -1), 2, 0, r).reshape(v.shape))

@@ -238,3 +238,71 @@ def test_conceptual_answers(question, right, wrong, assert_answer):
 
 def test_alpha_answer_accepts_the_computed_float():
     check.answer("05.alpha", 1 / (500 * 0.01))
+
+
+# --------------------------------------------------------------------------- mistakes the fixed inputs used to miss
+
+import copy as _copy  # noqa: E402
+import math as _math  # noqa: E402
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+def _my_loop(restore_on_break_only=False, vs_previous=False, no_reset=False):
+    def loop(model, train_epoch, val_loss, max_epochs, patience, min_delta=0.0):
+        best, prev, best_epoch, best_state, bad, epoch = _math.inf, _math.inf, 0, None, 0, 0
+        for epoch in range(1, max_epochs + 1):
+            train_epoch(model)
+            v = val_loss(model)
+            better = v < (prev if vs_previous else best) - min_delta
+            prev = v
+            if better:
+                best, best_epoch = v, epoch
+                bad = bad if no_reset else 0
+                best_state = _copy.deepcopy(model.state_dict())
+            else:
+                bad += 1
+                if bad >= patience:
+                    model.load_state_dict(best_state)
+                    return best_epoch, epoch
+        if not restore_on_break_only:
+            model.load_state_dict(best_state)
+        return best_epoch, epoch
+    return loop
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(restore_on_break_only=True), "ran out of epochs"),
+    (dict(vs_previous=True), "BEST loss so far"),
+    (dict(no_reset=True), "CONSECUTIVE"),
+])
+def test_loop_mistakes_get_their_hint(kw, match):
+    with pytest.raises(AssertionError, match=match):
+        check.train_with_early_stopping(_my_loop(**kw))
+    check.train_with_early_stopping(_my_loop())
+
+
+def test_gd_factors_with_negative_base():
+    with pytest.raises(AssertionError, match=r"\|1 − ελ\|"):
+        check.gd_factors(lambda lam, lr, s: 1 - np.abs(1 - lr * lam) ** s)
+    check.gd_factors(lambda lam, lr, s: 1 - np.power(1 - lr * np.asarray(lam), s))
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.sampled_from([1.0, 0.9, 0.8, 0.7, 0.6, 0.5]), min_size=3, max_size=9),
+       st.integers(1, 3), st.sampled_from([0.0, 0.1]))
+def test_loop_property_reference_passes_every_script(losses, patience, min_delta):
+    """On random loss scripts the student-style loop agrees with reglib's EarlyStopping (what the checker uses)."""
+    from reglib.check import ch05
+
+    best, run, weights = ch05._run(_my_loop(), losses, len(losses), patience, min_delta)
+    assert (best, run) == ch05._reference_loop(losses, len(losses), patience, min_delta)
+    assert weights == best
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.floats(1e-6, 0.2))
+def test_gd_factors_property(eps):
+    with pytest.raises(AssertionError):
+        check.gd_factors(lambda lam, lr, s: 1 - (1 - lr * (1 + eps) * np.asarray(lam)) ** s)

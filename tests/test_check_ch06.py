@@ -264,7 +264,7 @@ def test_mc_reference_passes(capsys):
     (mc_not_restored, "restore every module's mode"),
     (mc_logits_averaged, "averaged the logits"),
     (mc_returns_logits, "should return probabilities"),
-    (mc_one_sample, "differs from the Monte-Carlo prediction"),
+    (mc_one_sample, "ran 1 forward pass over"),
     (lambda model, x, n: (_ for _ in ()).throw(NotImplementedError()), "not implemented yet"),
     (lambda model, x, n: torch.full((len(x), 5), float("nan")), "NaN"),
     (lambda model, x, n: good_mc(model, x, n)[:, :3], "shape"),
@@ -334,3 +334,140 @@ def test_answers(question, right, wrong, hint, capsys):
         check.answer(question, wrong)
     with pytest.raises(AssertionError, match="no answer yet"):
         check.answer(question, None)
+
+
+# --------------------------------------------------------------------------- mistakes the fixed inputs used to miss
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from torch import nn  # noqa: E402
+
+
+def _bernoulli_forward(x, p, training=True):
+    if not training:
+        return x, None
+    mask = torch.bernoulli(torch.full_like(x, 1 - p))
+    return (x * mask / (1 - p) if p < 1 else torch.zeros_like(x)), (mask, p)
+
+
+def _exact_per_row(x, p, training=True):
+    if not training:
+        return x, None
+    if p >= 1:
+        return torch.zeros_like(x), (torch.zeros_like(x), p)
+    dropped = torch.rand_like(x).argsort(dim=-1) < round(p * x.shape[-1])
+    mask = (~dropped).to(x.dtype)
+    return x * mask / (1 - p), (mask, p)
+
+
+def _exact_total(x, p, training=True):
+    if not training:
+        return x, None
+    if p >= 1:
+        return torch.zeros_like(x), (torch.zeros_like(x), p)
+    mask = torch.ones(x.numel(), dtype=x.dtype)
+    mask[torch.randperm(x.numel())[:round(p * x.numel())]] = 0
+    mask = mask.view_as(x)
+    return x * mask / (1 - p), (mask, p)
+
+
+def test_forward_exact_counts_are_not_independent_draws():
+    with pytest.raises(AssertionError, match="exact count"):
+        check.dropout_forward(_exact_per_row)
+    with pytest.raises(AssertionError, match="exact count instead of independent draws"):
+        check.dropout_forward(_exact_total)
+    check.dropout_forward(_bernoulli_forward)
+
+
+def _mc(restore="each", set_modes="modules"):
+    @torch.no_grad()
+    def predict(model, x, n_samples):
+        was, modes = model.training, [(m, m.training) for m in model.modules()]
+        for m in (model.modules() if set_modes == "modules" else model.children()):
+            m.training = isinstance(m, ref.DROPOUT_MODULES)
+        model.training = False
+        out = torch.stack([torch.softmax(model(x), -1) for _ in range(n_samples)]).mean(0)
+        if restore == "each":
+            for m, mode in modes:
+                m.training = mode
+        else:
+            model.train(was)
+        return out
+    return predict
+
+
+def test_mc_modes_mixed_and_nested():
+    with pytest.raises(AssertionError, match="mixed modes"):
+        check.mc_dropout_predict(_mc(restore="top"))
+    with pytest.raises(AssertionError, match="nested nn.Sequential"):
+        check.mc_dropout_predict(_mc(set_modes="children"))
+    check.mc_dropout_predict(_mc())
+
+
+def test_forward_checker_never_rejects_a_correct_answer_in_many_runs():
+    """10 independent runs of the statistical tests (each with false-alarm rate ≤ 1e-5 per test); seeded, so
+    that the test itself is deterministic."""
+    for seed in range(10):
+        torch.manual_seed(1000 + seed)
+        check.dropout_forward(_bernoulli_forward)
+
+
+@settings(max_examples=8, deadline=None)
+@given(st.floats(0.03, 0.5), st.sampled_from(["rate", "scale"]))
+def test_forward_property_wrong_rate_or_scale_fails(eps, how):
+    """Dropping at p + eps, or scaling survivors by (1 + eps)/(1 − p), is rejected."""
+    def wrong(x, p, training=True):
+        if not training:
+            return x, None
+        q = min(p + eps, 1.0) if how == "rate" else p
+        mask = (torch.rand_like(x) >= q).to(x.dtype)
+        scale = (1 + eps) if how == "scale" else 1.0
+        return (x * mask * scale / (1 - p) if p < 1 else torch.zeros_like(x)), (mask, p)
+
+    with pytest.raises(AssertionError):
+        check.dropout_forward(wrong)
+
+
+@settings(max_examples=8, deadline=None)
+@given(st.floats(1e-3, 0.5))
+def test_backward_property(eps):
+    with pytest.raises(AssertionError):
+        check.dropout_backward(lambda dout, cache: dout * cache[0] / (1 - cache[1]) * (1 + eps)
+                               if cache[1] < 1 else torch.zeros_like(dout))
+
+
+@settings(max_examples=3, deadline=None)
+@given(st.sampled_from([0, 2, 5]))
+def test_mc_property_any_module_left_in_the_wrong_mode_fails(k):
+    """Leaving one module of the restored model in the wrong mode is rejected."""
+    @torch.no_grad()
+    def wrong(model, x, n_samples):
+        out = _mc()(model, x, n_samples)
+        modules = list(model.modules())
+        m = modules[min(k, len(modules) - 1)]
+        m.training = not m.training
+        return out
+
+    with pytest.raises(AssertionError):
+        check.mc_dropout_predict(wrong)
+
+
+def test_mc_with_fewer_passes_than_n_samples():
+    @torch.no_grad()
+    def fifty_passes(model, x, n_samples):
+        return _mc()(model, x, min(n_samples, 50))
+
+    with pytest.raises(AssertionError, match="ran 50 forward passes"):
+        check.mc_dropout_predict(fifty_passes)
+
+    @torch.no_grad()
+    def batched(model, x, n_samples):  # all passes as one batch: a correct variant
+        modes = [(m, m.training) for m in model.modules()]
+        for m, _ in modes:
+            m.training = isinstance(m, ref.DROPOUT_MODULES)
+        logits = model(x.repeat(n_samples, 1)).view(n_samples, len(x), -1)
+        for m, mode in modes:
+            m.training = mode
+        return torch.softmax(logits, -1).mean(0)
+
+    check.mc_dropout_predict(batched)

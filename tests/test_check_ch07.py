@@ -7,6 +7,8 @@ import functools
 
 import pytest
 import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from reglib import check
 from reglib import normalization as ref
@@ -337,3 +339,182 @@ def test_conceptual_answers(question, right, wrong, hint, assert_answer):
 
 def test_layer_norm_answer_accepts_string_spelling():
     check.answer("07.layer_norm_depends_on_batch", "False")
+
+
+# --------------------------------------------------------------------------- issue: mistakes the fixed inputs missed
+# Wrong answers written from the task text alone (before reading the tests above); each must be rejected with
+# the hint that names it, and every legitimate way of computing the answer must pass.
+
+
+def _bn_global(x, gamma, beta, eps=1e-5):
+    return gamma * (x - x.mean()) / (x.var(unbiased=False) + eps).sqrt() + beta
+
+
+def _backward_fixed_eps(dout, x, gamma, eps=1e-5):
+    return make_backward()(dout, x, gamma, 1e-5)
+
+
+def _backward_wrong_default(dout, x, gamma, eps=1e-3):
+    return make_backward()(dout, x, gamma, eps)
+
+
+@pytest.mark.parametrize("checker, candidate, hint", [
+    ("batch_norm_forward", _bn_global, "one mean and one variance for the whole tensor"),
+    ("layer_norm_forward", _bn_global, "one mean and one variance for the whole tensor"),
+    ("batch_norm_backward", _backward_fixed_eps, "ignores its eps argument"),
+    ("batch_norm_backward", _backward_wrong_default, "default must be eps=1e-5"),
+])
+def test_normalization_mistakes_found_by_new_inputs(checker, candidate, hint):
+    with pytest.raises(AssertionError, match=hint):
+        getattr(check, checker)(candidate)
+
+
+@pytest.mark.parametrize("candidate", [
+    lambda x, g, b, eps=1e-5: torch.nn.functional.batch_norm(x, None, None, g, b, training=True, eps=eps),
+    lambda x, g, b, eps=1e-5: (x - x.mean(0)) * torch.rsqrt(x.var(0, unbiased=False) + eps) * g + b,
+    lambda x, g, b, eps=1e-5: (lambda v, m: g * (x - m) / (v + eps).sqrt() + b)(*torch.var_mean(x, 0, correction=0)),
+    # computed in float32 and returned in the input's dtype: right to float32 precision
+    lambda x, g, b, eps=1e-5: good_bn_forward(x.float(), g.float(), b.float(), eps).to(x.dtype),
+])
+def test_bn_forward_accepts_pytorch_alternatives(candidate):
+    check.batch_norm_forward(candidate)
+
+
+def _restores_top_level_flag(model, x, y, batch_size):
+    """Saves the statistics and `model.training`, then `model.train(was)`: resets every submodule's mode."""
+    was = model.training
+    state = copy.deepcopy(model.state_dict())
+    model.train()
+    correct = 0
+    with torch.no_grad():
+        for i in range(0, len(y), batch_size):
+            correct += (model(x[i:i + batch_size]).argmax(1) == y[i:i + batch_size]).sum().item()
+    model.load_state_dict(state)
+    model.train(was)
+    return correct / len(y)
+
+
+def _always_back_to_eval(model, x, y, batch_size):
+    acc = _restores_top_level_flag(model, x, y, batch_size)
+    model.eval()
+    return acc
+
+
+def _restores_every_module(model, x, y, batch_size):
+    modes = {m: m.training for m in model.modules()}
+    state = copy.deepcopy(model.state_dict())
+    acc = _restores_top_level_flag(model, x, y, batch_size)
+    model.load_state_dict(state)
+    for m, mode in modes.items():
+        m.training = mode
+    return acc
+
+
+def _freezes_parameters(model, x, y, batch_size):
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return good_train_mode_accuracy(model, x, y, batch_size)
+
+
+def _shuffles(model, x, y, batch_size):
+    order = torch.randperm(len(y))
+    return good_train_mode_accuracy(model, x[order], y[order], batch_size)
+
+
+def _zero_momentum(model, x, y, batch_size):
+    """Keeps the statistics from updating with momentum = 0, restores the modes, forgets the momentum."""
+    modes = {m: m.training for m in model.modules()}
+    for m in model.modules():
+        if hasattr(m, "momentum"):
+            m.momentum = 0.0
+    model.train()
+    correct = 0
+    with torch.no_grad():
+        for i in range(0, len(y), batch_size):
+            correct += (model(x[i:i + batch_size]).argmax(1) == y[i:i + batch_size]).sum().item()
+    for m, mode in modes.items():
+        m.training = mode
+    return correct / len(y)
+
+
+@pytest.mark.parametrize("candidate, hint", [
+    (_always_back_to_eval, "came in training mode and left in eval mode"),
+    (_restores_top_level_flag, "submodules in different modes"),
+    (_freezes_parameters, "requires_grad"),
+    (_shuffles, "two different accuracies"),
+    (_zero_momentum, "batch-norm layers' settings"),
+])
+def test_train_mode_accuracy_checks_the_state_it_leaves(candidate, hint):
+    torch.manual_seed(0)  # _shuffles draws from the global generator: pin its draws
+    with pytest.raises(AssertionError, match=hint):
+        check.train_mode_accuracy(candidate)
+
+
+def test_train_mode_accuracy_accepts_restoring_every_module():
+    check.train_mode_accuracy(_restores_every_module)
+
+
+# --------------------------------------------------------------------------- property-based (hypothesis)
+# Random perturbations of a correct answer: those at float precision (what a legitimate alternative differs
+# by) must pass, those that break the contract must fail. derandomize=True: the same examples on every run.
+
+PROP = settings(max_examples=10, deadline=None, derandomize=True,
+                suppress_health_check=[HealthCheck.too_slow])
+_FORWARDS = {"batch_norm_forward": good_bn_forward,
+             "layer_norm_forward": lambda x, g, b, eps=1e-5: ref.layer_norm_forward(x, g, b, eps)[0]}
+
+
+@PROP
+@given(checker=st.sampled_from(sorted(_FORWARDS)), rel=st.floats(-1e-12, 1e-12))
+def test_forward_accepts_float_precision_changes(checker, rel):
+    getattr(check, checker)(lambda x, g, b, eps=1e-5: _FORWARDS[checker](x, g, b, eps) * (1 + rel))
+
+
+@PROP
+@given(checker=st.sampled_from(sorted(_FORWARDS)), kind=st.sampled_from(["scale", "column", "eps"]),
+       size=st.floats(1e-3, 0.5), column=st.integers(0, 4), sign=st.sampled_from([-1, 1]))
+def test_forward_rejects_contract_breaking_changes(checker, kind, size, column, sign):
+    good = _FORWARDS[checker]
+
+    def broken(x, g, b, eps=1e-5):
+        if kind == "eps":
+            return good(x, g, b, eps * (1 + 100 * size) ** sign)
+        out = good(x, g, b, eps)
+        if kind == "scale":
+            return out * (1 + sign * size)
+        return out + sign * size * (torch.arange(x.shape[1]) == column % x.shape[1]).to(x.dtype)
+
+    with pytest.raises(AssertionError):
+        getattr(check, checker)(broken)
+
+
+@PROP
+@given(which=st.integers(0, 2), size=st.floats(1e-3, 0.5), rel=st.floats(-1e-12, 1e-12))
+def test_backward_properties(which, size, rel):
+    good = make_backward()
+    check.batch_norm_backward(lambda d, x, g, eps=1e-5: tuple(t * (1 + rel) for t in good(d, x, g, eps)))
+
+    def broken(d, x, g, eps=1e-5):
+        out = list(good(d, x, g, eps))
+        out[which] = out[which] + size * out[which].abs().max()
+        return tuple(out)
+
+    with pytest.raises(AssertionError):
+        check.batch_norm_backward(broken)
+
+
+@settings(max_examples=3, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(offset=st.integers(1, 5), module=st.integers(1, 7))
+def test_train_mode_accuracy_properties(offset, module):
+    check.train_mode_accuracy(lambda *a: good_train_mode_accuracy(*a) * (1 + 1e-12))
+    with pytest.raises(AssertionError):
+        check.train_mode_accuracy(lambda *a: good_train_mode_accuracy(*a) + offset / 500)
+
+    def flips_one_module(model, x, y, batch_size):
+        acc = good_train_mode_accuracy(model, x, y, batch_size)
+        sub = model[module]
+        sub.training = not sub.training
+        return acc
+
+    with pytest.raises(AssertionError, match="mode"):
+        check.train_mode_accuracy(flips_one_module)

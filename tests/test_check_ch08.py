@@ -3,6 +3,8 @@
 import numpy as np
 import pytest
 import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from reglib import augment, check
 from reglib.linear import ridge
@@ -229,7 +231,7 @@ def test_noisy_least_squares_accepts_reference(capsys):
     (noise_on_targets, "plain least squares"),
     (variance_as_std, "standard deviation sigma\\*\\*2"),
     (one_noise, "fresh noise"),
-    (lambda X, y, s, k, seed: ridge(X, y, 10.0), "away"),
+    (lambda X, y, s, k, seed: ridge(X, y, 10.0), "away|with sigma=0"),
     (lambda X, y, s, k, seed: (_ for _ in ()).throw(NotImplementedError()), "not implemented"),
     (lambda X, y, s, k, seed: np.full(X.shape[1], np.nan), "NaN"),
     (lambda X, y, s, k, seed: np.zeros(3), "shape"),
@@ -282,3 +284,192 @@ def test_conceptual_answers(capsys):
         check.answer("08.digit_label_preserving", None)
     with pytest.raises(AssertionError, match="deploy"):
         check.answer("08.augment_which_splits", "c")
+
+
+# --------------------------------------------------------------------------- issue: mistakes the fixed inputs missed
+# Wrong answers written from the task text alone; each must be rejected with the hint that names it.
+
+
+def _shift_by(x, shifts):
+    length = x.shape[-1]
+    source = (torch.arange(length) - shifts[:, None]) % length
+    if x.ndim == 3:
+        source = source[:, None, :].expand(-1, x.shape[1], -1)
+    return x.gather(-1, source)
+
+
+def rounded_uniform(x, max_shift, generator=None):
+    """A rounded continuous draw: the end values -S and +S come up half as often."""
+    s = (torch.rand(len(x), generator=generator) * 2 * max_shift - max_shift).round().long()
+    return _shift_by(x, s)
+
+
+def returns_input_when_zero(x, max_shift, generator=None):
+    return x if max_shift == 0 else ref_shift(x, max_shift, generator)
+
+
+def reversed_direction(x, max_shift, generator=None):
+    return _shift_by(x, -torch.randint(-max_shift, max_shift + 1, (len(x),), generator=generator))
+
+
+def _cut_from_centre(x, centre, size, end=None):
+    length = x.shape[-1]
+    lo = (centre - size // 2).clamp(0, length)
+    hi = (centre - size // 2 + size if end is None else end(centre, size)).clamp(0, length)
+    position = torch.arange(length)
+    return x.masked_fill(((position >= lo[:, None]) & (position < hi[:, None]))[:, None, :], 0)
+
+
+def centre_never_last(x, size, generator=None):
+    return _cut_from_centre(x, torch.randint(0, x.shape[-1] - 1, (len(x),), generator=generator), size)
+
+
+def centre_from_one(x, size, generator=None):
+    return _cut_from_centre(x, torch.randint(1, x.shape[-1] + 1, (len(x),), generator=generator), size)
+
+
+def odd_size_one_short(x, size, generator=None):
+    """Ends at centre + size // 2 (exclusive): right for even sizes, one short for odd ones."""
+    return _cut_from_centre(x, torch.randint(0, x.shape[-1], (len(x),), generator=generator), size,
+                            end=lambda c, s: c + s // 2)
+
+
+def window_from_size_minus_one(x, size, generator=None):
+    """Starts the window at centre - (size - 1) // 2: one position late for even sizes."""
+    centre = torch.randint(0, x.shape[-1], (len(x),), generator=generator)
+    return _cut_from_centre(x, centre + (size // 2 - (size - 1) // 2), size)
+
+
+def averages_separate_fits(X, y, sigma, n_copies, seed):
+    rng = np.random.default_rng(seed)
+    return np.mean([np.linalg.lstsq(X + sigma * rng.standard_normal(X.shape), y, rcond=None)[0]
+                    for _ in range(n_copies)], axis=0)
+
+
+def cutout_returns_input_when_zero(x, size, generator=None):
+    return x if size == 0 else ref_cutout(x, size, generator)
+
+
+def noisy_global_rng(X, y, sigma, n_copies, seed):
+    stacked = np.concatenate([X + sigma * np.random.standard_normal(X.shape) for _ in range(n_copies)])
+    return np.linalg.lstsq(stacked, np.tile(y, n_copies), rcond=None)[0]
+
+
+def closed_form_ridge(X, y, sigma, n_copies, seed):
+    return ridge(X, y, X.shape[0] * sigma**2)
+
+
+def repeated_targets(X, y, sigma, n_copies, seed):
+    rng = np.random.default_rng(seed)
+    stacked = np.concatenate([X + sigma * rng.standard_normal(X.shape) for _ in range(n_copies)])
+    return np.linalg.lstsq(stacked, np.repeat(y, n_copies), rcond=None)[0]
+
+
+def repeated_targets_other_draws(X, y, sigma, n_copies, seed):
+    noise = np.random.default_rng(seed).standard_normal((X.shape[1], X.shape[0] * n_copies)).T
+    return np.linalg.lstsq(np.tile(X, (n_copies, 1)) + sigma * noise, np.repeat(y, n_copies), rcond=None)[0]
+
+
+def one_noise_other_draws(X, y, sigma, n_copies, seed):
+    noise = np.random.default_rng(seed + 1000).standard_normal(X.shape)
+    return np.linalg.lstsq(np.tile(X + sigma * noise, (n_copies, 1)), np.tile(y, n_copies), rcond=None)[0]
+
+
+def other_draw_order(X, y, sigma, n_copies, seed):
+    """Correct, with the noise drawn in another layout: not the task's exact numbers, equally valid."""
+    noise = np.random.default_rng(seed).standard_normal((X.shape[1], X.shape[0] * n_copies)).T
+    return np.linalg.lstsq(np.tile(X, (n_copies, 1)) + sigma * noise, np.tile(y, n_copies), rcond=None)[0]
+
+
+def all_at_once_normal_equations(X, y, sigma, n_copies, seed):
+    A = (X[None] + sigma * np.random.default_rng(seed).standard_normal((n_copies,) + X.shape)).reshape(-1, X.shape[1])
+    return np.linalg.solve(A.T @ A, A.T @ np.tile(y, n_copies))
+
+
+@pytest.mark.parametrize("checker, candidate, hint", [
+    ("random_shift", rounded_uniform, "end values come up about half as often"),
+    ("random_shift", returns_input_when_zero, "returned `x` itself"),
+    ("random_shift", reversed_direction, "move the wrong way"),
+    ("cutout", centre_never_last, "no window was centred at L - 1"),
+    ("cutout", centre_from_one, "outside the signal"),
+    ("cutout", window_from_size_minus_one, "size - 1\\) // 2"),
+    ("noisy_least_squares", averages_separate_fits, "averaged the weights"),
+    ("cutout", odd_size_one_short, "with size=5 a window away from the border covers 4 positions"),
+    ("cutout", cutout_returns_input_when_zero, "returned `x` itself"),
+    ("noisy_least_squares", noisy_global_rng, "same seed gave different weights"),
+    ("noisy_least_squares", closed_form_ridge, "closed-form ridge solution"),
+    ("noisy_least_squares", repeated_targets, "np.tile"),
+    ("noisy_least_squares", repeated_targets_other_draws, "np.tile"),
+    ("noisy_least_squares", one_noise_other_draws, "fresh noise"),
+])
+def test_augmentation_mistakes_found_by_new_inputs(checker, candidate, hint):
+    with pytest.raises(AssertionError, match=hint):
+        getattr(check, checker)(candidate)
+
+
+@pytest.mark.parametrize("candidate", [other_draw_order, all_at_once_normal_equations])
+def test_noisy_least_squares_accepts_other_ways_of_drawing(candidate):
+    check.noisy_least_squares(candidate)
+
+
+# --------------------------------------------------------------------------- property-based (hypothesis)
+
+PROP = settings(max_examples=8, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+
+
+@PROP
+@given(method=st.sampled_from(["offset", "multinomial", "loop"]), missing=st.integers(-3, 3))
+def test_random_shift_properties(method, missing):
+    def correct(x, max_shift, generator=None):
+        n, k = len(x), 2 * max_shift + 1
+        if method == "offset":
+            s = torch.randint(0, k, (n,), generator=generator) - max_shift
+        elif method == "multinomial":
+            s = torch.multinomial(torch.ones(k), n, replacement=True, generator=generator) - max_shift
+        else:
+            s = torch.tensor([int(torch.randint(-max_shift, max_shift + 1, (1,), generator=generator))
+                              for _ in range(n)])
+        return _shift_by(x, s)
+
+    check.random_shift(correct)
+
+    def never_draws_one_value(x, max_shift, generator=None):
+        values = [v for v in range(-max_shift, max_shift + 1) if v != missing] or [0]
+        pick = torch.randint(0, len(values), (len(x),), generator=generator)
+        return _shift_by(x, torch.tensor(values)[pick])
+
+    with pytest.raises(AssertionError):
+        check.random_shift(never_draws_one_value)
+
+
+@PROP
+@given(kind=st.sampled_from(["offset", "longer", "shorter", "no_ends", "one_channel"]), k=st.integers(1, 3))
+def test_cutout_properties(kind, k):
+    check.cutout(loop_cutout)
+
+    def broken(x, size, generator=None):
+        length = x.shape[-1]
+        if kind == "no_ends":
+            centre = torch.randint(k, length - k, (len(x),), generator=generator)
+        else:
+            centre = torch.randint(0, length, (len(x),), generator=generator)
+        if kind == "offset":
+            centre = centre + k
+        if kind in ("longer", "shorter"):
+            delta = k if kind == "longer" else -min(k, size - 1)
+            out = _cut_from_centre(x, centre, size, end=lambda c, s: c - s // 2 + s + delta)
+        else:
+            out = _cut_from_centre(x, centre, size)
+        if kind == "one_channel" and size:
+            out[0, -1] = x[0, -1]
+        return out
+
+    with pytest.raises(AssertionError):
+        check.cutout(broken)
+
+
+@settings(max_examples=2, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(factor=st.floats(1.5, 3.0))
+def test_noisy_least_squares_properties(factor):
+    with pytest.raises(AssertionError):
+        check.noisy_least_squares(lambda X, y, s, k, seed: ref_noisy(X, y, s * factor, k, seed))

@@ -3,6 +3,8 @@
 import numpy as np
 import pytest
 import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 import torch.nn.functional as F
 
 from reglib import check, losses, metrics
@@ -67,7 +69,7 @@ def test_smooth_labels_names_each_mistake(candidate, match):
 
 
 def _student_ece(probs, y, n_bins=15, weighted=True, signed=False, overall=False, over_n=False, true_conf=False,
-                 clip=True, per_sample=False, fixed_bins=None, empty_zero=False):
+                 clip=True, per_sample=False, fixed_bins=None, empty_zero=False, left=False):
     """A loop a student would write; the flags switch on one mistake each."""
     probs = probs.double()
     conf, pred = probs.max(1)
@@ -77,9 +79,12 @@ def _student_ece(probs, y, n_bins=15, weighted=True, signed=False, overall=False
     if per_sample:
         return (correct - conf).abs().mean().item()
     m = fixed_bins or n_bins
-    idx = torch.floor(conf * m).long()
-    if clip:
-        idx = idx.clamp(max=m - 1)
+    if clip and not left:  # bins ((b-1)/M, b/M], as the task defines them
+        idx = (torch.ceil(conf * m).long() - 1).clamp(0, m - 1)
+    else:  # [b/M, (b+1)/M): an edge value goes to the bin above, and 1.0 past the last bin unless clipped
+        idx = torch.floor(conf * m).long()
+        if clip:
+            idx = idx.clamp(max=m - 1)
     total, terms = 0.0, []
     counts = torch.zeros(m)
     counts.index_add_(0, idx, torch.ones(len(y)))  # IndexError for an unclipped confidence of 1
@@ -188,6 +193,122 @@ def test_mixup_batch_accepts_the_reference(capsys):
 def test_mixup_batch_names_each_mistake(candidate, match):
     with pytest.raises(AssertionError, match=match):
         check.mixup_batch(candidate)
+
+
+# --------------------------------------------------------------------------- issue: mistakes the fixed inputs missed
+# Wrong answers written from the task text alone; each must be rejected with the hint that names it.
+
+
+def _bucketize_ece(probs, y, n_bins=15):
+    """Correct: torch.bucketize against float32 edges from torch.linspace (bins closed on the right)."""
+    conf, pred = probs.max(1)
+    edges = torch.linspace(0, 1, n_bins + 1)
+    idx = torch.bucketize(conf.float(), edges[1:-1])
+    correct, total = (pred == y).float(), 0.0
+    for b in range(n_bins):
+        mask = idx == b
+        if mask.any():
+            total += mask.float().mean() * (correct[mask].mean() - conf[mask].mean()).abs()
+    return float(total)
+
+
+def _edges_loop_ece(probs, y, n_bins=15, lower=torch.gt, upper=torch.le, drop_one=False):
+    """A loop over (lo, hi] bins from torch.linspace; other comparisons make the edge mistakes."""
+    conf, pred = probs.max(1)
+    correct, total = (pred == y).double(), 0.0
+    edges = torch.linspace(0, 1, n_bins + 1, dtype=conf.dtype)
+    for b, (lo, hi) in enumerate(zip(edges[:-1], edges[1:])):
+        mask = lower(conf, lo) & upper(conf, hi)
+        if b == n_bins - 1 and upper is torch.lt and not drop_one:
+            mask |= conf == 1
+        if mask.any():
+            total += mask.double().mean() * (correct[mask].mean() - conf[mask].mean()).abs()
+    return float(total)
+
+
+@pytest.mark.parametrize("checker, candidate, match", [
+    ("smooth_labels", lambda y, k, eps: (1 - eps) * F.one_hot(y).float() + eps / (int(y.max()) + 1),
+     "number of classes from the labels"),
+    ("smooth_labels", lambda y, k, eps: (1 - eps) * F.one_hot(y, k).float() + eps / (int(y.max()) + 1),
+     "number of classes seen in the labels"),
+    ("smooth_labels", lambda y, k, eps: (1 - eps + eps / k) * F.one_hot(y, k).float(), "the wrong classes get 0"),
+    ("expected_calibration_error", lambda p, y, n_bins=15: _student_ece(p, y, n_bins, left=True),
+     "went into the bin above it"),
+    ("expected_calibration_error", lambda p, y, n_bins=15: _edges_loop_ece(p, y, n_bins, torch.ge, torch.lt),
+     "went into the bin above it"),
+    ("expected_calibration_error",
+     lambda p, y, n_bins=15: _edges_loop_ece(p, y, n_bins, torch.ge, torch.lt, drop_one=True),
+     "exactly 1 into no bin"),
+    ("expected_calibration_error",
+     lambda p, y, n_bins=15: _edges_loop_ece(p, y, n_bins, torch.gt, torch.lt, drop_one=True),
+     "left out of every bin"),
+    ("expected_calibration_error",
+     lambda p, y, n_bins=15: _edges_loop_ece(p[p.max(1).values < 1], y[p.max(1).values < 1], n_bins)
+     * (p.max(1).values < 1).double().mean().item(), "exactly 1 was left out"),
+    ("mixup_batch", lambda x, y, lam, perm, k: (lam * x + (1 - lam) * x[perm],
+                                                lam * F.one_hot(y).float() + (1 - lam) * F.one_hot(y[perm]).float()),
+     "number of classes from the labels"),
+])
+def test_mistakes_found_by_new_inputs(checker, candidate, match):
+    with pytest.raises(AssertionError, match=match):
+        getattr(check, checker)(candidate)
+
+
+@pytest.mark.parametrize("checker, candidate", [
+    ("expected_calibration_error", _bucketize_ece),
+    ("expected_calibration_error", _edges_loop_ece),
+    ("smooth_labels", lambda y, k, eps: torch.full((len(y), k), eps / k).scatter(1, y[:, None], 1 - eps + eps / k)),
+    ("mixup_batch", lambda x, y, lam, perm, k: (torch.lerp(x[perm], x, lam),
+                                                torch.lerp(_onehot(y[perm], k), _onehot(y, k), lam))),
+])
+def test_correct_variants_pass(checker, candidate):
+    getattr(check, checker)(candidate)
+
+
+# --------------------------------------------------------------------------- property-based (hypothesis)
+# Random perturbations of a correct answer: those at float precision must pass, those that break the contract
+# must fail. derandomize=True: the same examples on every run.
+
+PROP = settings(max_examples=10, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+
+
+@PROP
+@given(rel=st.floats(-1e-7, 1e-7), delta=st.floats(1e-3, 0.1), sign=st.sampled_from([-1, 1]))
+def test_smooth_labels_properties(rel, delta, sign):
+    check.smooth_labels(lambda y, k, eps: _smooth(y, k, eps) * (1 + rel))
+    with pytest.raises(AssertionError):
+        check.smooth_labels(lambda y, k, eps: _smooth(y, k, eps) + sign * delta * F.one_hot(y, k))
+
+
+@PROP
+@given(rel=st.floats(-1e-9, 1e-9), kind=st.sampled_from(["shift", "bins"]), delta=st.floats(2e-3, 0.05),
+       extra=st.integers(1, 3))
+def test_ece_properties(rel, kind, delta, extra):
+    check.expected_calibration_error(lambda p, y, n_bins=15: metrics.expected_calibration_error(p, y, n_bins)
+                                     * (1 + rel))
+    if kind == "shift":
+        def broken(p, y, n_bins=15):
+            return metrics.expected_calibration_error(p, y, n_bins) + delta
+    else:
+        def broken(p, y, n_bins=15):
+            return metrics.expected_calibration_error(p, y, n_bins + extra)
+    with pytest.raises(AssertionError):
+        check.expected_calibration_error(broken)
+
+
+@PROP
+@given(rel=st.floats(-1e-7, 1e-7), dlam=st.floats(0.01, 0.1), sign=st.sampled_from([-1, 1]),
+       part=st.sampled_from([0, 1]))
+def test_mixup_batch_properties(rel, dlam, sign, part):
+    check.mixup_batch(lambda *a: tuple(t * (1 + rel) for t in _mixup(*a)))
+
+    def broken(x, y, lam, perm, k):
+        out = list(_mixup(x, y, lam, perm, k))
+        out[part] = _mixup(x, y, lam + sign * dlam, perm, k)[part]
+        return tuple(out)
+
+    with pytest.raises(AssertionError):
+        check.mixup_batch(broken)
 
 
 # --------------------------------------------------------------------------- temperature_experiment

@@ -2,6 +2,8 @@
 
 import pytest
 import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from reglib import check
 from reglib.check import ch11
@@ -30,15 +32,15 @@ def _adam(theta, grad, m, v, t, lr, lam, decoupled, betas=(0.9, 0.999), eps=1e-8
 
 
 def _with(**kw):
-    return lambda *args: _adam(*args, **kw)
+    return lambda *args, **k: _adam(*args, **k, **kw)
 
 
 def test_adam_step_accepts_the_reference_and_torch(capsys):
     check.adam_step(_adam)
 
-    def via_reglib(theta, grad, m, v, t, lr, lam, decoupled):
+    def via_reglib(theta, grad, m, v, t, lr, lam, decoupled, betas=(0.9, 0.999), eps=1e-8):
         p = theta.clone().requires_grad_(True)
-        opt = Adam([p], lr=lr, weight_decay=lam, decoupled=decoupled)
+        opt = Adam([p], lr=lr, betas=betas, eps=eps, weight_decay=lam, decoupled=decoupled)
         opt.state[p] = {"step": t - 1, "exp_avg": m.clone(), "exp_avg_sq": v.clone()}
         p.grad = grad.clone()
         opt.step()
@@ -66,14 +68,14 @@ def test_adam_step_names_each_mistake(candidate, match):
 
 
 def test_adam_step_coupled_only_mistake_is_named_as_decoupled():
-    def always_decoupled(theta, grad, m, v, t, lr, lam, decoupled):
-        return _adam(theta, grad, m, v, t, lr, lam, True)
+    def always_decoupled(theta, grad, m, v, t, lr, lam, decoupled, betas=(0.9, 0.999), eps=1e-8):
+        return _adam(theta, grad, m, v, t, lr, lam, True, betas, eps)
 
     with pytest.raises(AssertionError, match="L2 added after the moments"):
         check.adam_step(always_decoupled)
 
-    def always_coupled(theta, grad, m, v, t, lr, lam, decoupled):
-        return _adam(theta, grad, m, v, t, lr, lam, False)
+    def always_coupled(theta, grad, m, v, t, lr, lam, decoupled, betas=(0.9, 0.999), eps=1e-8):
+        return _adam(theta, grad, m, v, t, lr, lam, False, betas, eps)
 
     with pytest.raises(AssertionError, match="went through the moments"):
         check.adam_step(always_coupled)
@@ -195,6 +197,127 @@ def _mutating_mod(loss_fn, theta, lr):
 def test_modified_loss_gradient_rejects_broken_candidates(candidate, match):
     with pytest.raises(AssertionError, match=match):
         check.modified_loss_gradient(candidate)
+
+
+# --------------------------------------------------------------------------- issue: mistakes the fixed inputs missed
+# Wrong answers written from the task text alone; each must be rejected with the hint that names it.
+
+
+def _adam_fixed(betas=None, eps=None, t_shift=0, hats=False, v_raw=False):
+    """An Adam step that ignores its betas / eps arguments, or shifts t, or returns m̂, v̂, or updates v with the
+    raw gradient."""
+    def step(theta, grad, m, v, t, lr, lam, decoupled, betas_in=(0.9, 0.999), eps_in=1e-8, **kw):
+        b1, b2 = betas or kw.get("betas", betas_in)
+        e = eps if eps is not None else kw.get("eps", eps_in)
+        g = grad if decoupled else grad + lam * theta
+        th = theta * (1 - lr * lam) if decoupled else theta
+        m_new = b1 * m + (1 - b1) * g
+        v_new = b2 * v + (1 - b2) * (grad if v_raw else g) ** 2
+        m_hat, v_hat = m_new / (1 - b1 ** (t + t_shift)), v_new / (1 - b2 ** (t + t_shift))
+        out = th - lr * m_hat / (v_hat.sqrt() + e)
+        return (out, m_hat, v_hat) if hats else (out, m_new, v_new)
+    return step
+
+
+def _torch_adam(theta, grad, m, v, t, lr, lam, decoupled, betas=(0.9, 0.999), eps=1e-8):
+    """Correct: PyTorch's own Adam / AdamW, one step from the given state."""
+    p = torch.nn.Parameter(theta.clone())
+    opt = (torch.optim.AdamW if decoupled else torch.optim.Adam)([p], lr=lr, betas=betas, eps=eps, weight_decay=lam)
+    opt.state[p] = {"step": torch.tensor(float(t - 1)), "exp_avg": m.clone(), "exp_avg_sq": v.clone()}
+    p.grad = grad.clone()
+    opt.step()
+    return p.detach(), opt.state[p]["exp_avg"], opt.state[p]["exp_avg_sq"]
+
+
+def _sam_norms(params, grad_fn, lr, rho, squared=False):
+    g = grad_fn(params)
+    norm = sum((x ** 2).sum() for x in g) if squared else sum(x.norm() for x in g)
+    return [p - lr * q for p, q in zip(params, grad_fn([p + rho * x / norm for p, x in zip(params, g)]))]
+
+
+def _mod_with(coef=0.25, fixed_lr=None, term="square"):
+    def gradient(loss_fn, theta, lr):
+        th = theta.detach().clone().requires_grad_(True)
+        loss = loss_fn(th)
+        (g,) = torch.autograd.grad(loss, th, create_graph=True)
+        extra = {"square": (g ** 2).sum(), "norm": g.norm(), "sum": g.sum()}[term]
+        return torch.autograd.grad(loss + (fixed_lr or lr) * coef * extra, th)[0]
+    return gradient
+
+
+@pytest.mark.parametrize("checker, candidate, match", [
+    ("adam_step", _adam_fixed(betas=(0.9, 0.999), eps=1e-8), "ignores its betas and eps arguments"),
+    ("adam_step", _adam_fixed(betas=(0.9, 0.999)), "ignores its betas argument"),
+    ("adam_step", _adam_fixed(eps=1e-8), "ignores its eps argument"),
+    ("adam_step", _adam_fixed(t_shift=1), "bias correction used t \\+ 1"),
+    ("adam_step", _adam_fixed(t_shift=-1), "first step \\(t=1\\)"),
+    ("adam_step", _adam_fixed(hats=True), "bias-corrected moments"),
+    ("adam_step", _adam_fixed(v_raw=True), "v was updated with the raw gradient"),
+    ("sam_step", _sam_norms, "added up the norms"),
+    ("sam_step", lambda *a: _sam_norms(*a, squared=True), "without the square root"),
+    ("modified_loss_gradient", _mod_with(fixed_lr=0.1), "ignores its lr argument"),
+    ("modified_loss_gradient", _mod_with(term="norm"), "the norm"),
+    ("modified_loss_gradient", _mod_with(term="sum"), "sum of the gradient's entries"),
+])
+def test_mistakes_found_by_new_inputs(checker, candidate, match):
+    with pytest.raises(AssertionError, match=match):
+        getattr(check, checker)(candidate)
+
+
+@pytest.mark.parametrize("checker, candidate", [
+    ("adam_step", _torch_adam),
+    ("sam_step", lambda ps, gf, lr, rho: (lambda g: [p - lr * q for p, q in zip(ps, gf(
+        [p + rho * x / (torch.cat([y.flatten() for y in g]).norm() + 1e-12) for p, x in zip(ps, g)]))])(gf(ps))),
+    ("modified_loss_gradient", lambda f, th, lr: (lambda g: g + lr / 2 * torch.func.jvp(
+        torch.func.grad(f), (th.detach(),), (g,))[1])(torch.func.grad(f)(th.detach()))),
+])
+def test_correct_variants_pass(checker, candidate):
+    getattr(check, checker)(candidate)
+
+
+# --------------------------------------------------------------------------- property-based (hypothesis)
+# Random perturbations of a correct answer: those at float precision must pass, those that break the contract
+# must fail. derandomize=True: the same examples on every run.
+
+PROP = settings(max_examples=10, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+
+
+@PROP
+@given(rel=st.floats(-1e-13, 1e-13), which=st.sampled_from(["beta1", "beta2", "lr", "lam"]),
+       delta=st.floats(0.01, 0.5))
+def test_adam_step_properties(rel, which, delta):
+    check.adam_step(lambda *a, **k: tuple(x * (1 + rel) for x in _adam(*a, **k)))
+
+    def broken(theta, grad, m, v, t, lr, lam, decoupled, betas=(0.9, 0.999), eps=1e-8):
+        b1, b2 = betas
+        b1 = 1 - (1 - b1) * (1 + delta) if which == "beta1" else b1
+        b2 = 1 - (1 - b2) * (1 + delta) if which == "beta2" else b2
+        lr = lr * (1 + delta) if which == "lr" else lr
+        lam = lam * (1 + delta) if which == "lam" else lam
+        return _adam(theta, grad, m, v, t, lr, lam, decoupled, (b1, b2), eps)
+
+    with pytest.raises(AssertionError):
+        check.adam_step(broken)
+
+
+@PROP
+@given(rel=st.floats(-1e-12, 1e-12), which=st.sampled_from(["lr", "rho"]), delta=st.floats(0.01, 0.5))
+def test_sam_step_properties(rel, which, delta):
+    check.sam_step(lambda *a: [x * (1 + rel) for x in _sam(*a)])
+
+    def broken(params, grad_fn, lr, rho):
+        return _sam(params, grad_fn, lr * (1 + delta * (which == "lr")), rho * (1 + delta * (which == "rho")))
+
+    with pytest.raises(AssertionError):
+        check.sam_step(broken)
+
+
+@PROP
+@given(rel=st.floats(-1e-12, 1e-12), delta=st.floats(0.01, 0.5))
+def test_modified_loss_gradient_properties(rel, delta):
+    check.modified_loss_gradient(lambda f, th, lr: (lambda g, hg: (g + lr / 2 * hg) * (1 + rel))(*_parts(f, th)))
+    with pytest.raises(AssertionError):
+        check.modified_loss_gradient(lambda f, th, lr: (lambda g, hg: g + lr * (1 + delta) / 2 * hg)(*_parts(f, th)))
 
 
 # --------------------------------------------------------------------------- decay_experiment

@@ -4,6 +4,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from reglib import check
 from reglib.check import ch13
@@ -176,3 +178,82 @@ def test_conceptual_answers(capsys):
         check.answer("13.underfit", "a")
     with pytest.raises(AssertionError, match="no answer yet"):
         check.answer("13.underfit", None)
+
+
+# --------------------------------------------------------------------------- issue: mistakes the fixed inputs missed
+# Wrong answers written from the task text alone; each must be rejected with the hint that names it (a rule
+# that is wrong for another reason is not told "you selected by test accuracy").
+
+
+@pytest.mark.parametrize("candidate, match", [
+    (lambda low, high, size, rng: np.sort(_log_uniform(low, high, size, rng)), "come out sorted"),
+    (lambda low, high, size, rng: np.geomspace(low, high, size), "evenly spaced grid"),
+    (lambda low, high, size, rng: 10.0 ** np.round(rng.uniform(np.log10(low), np.log10(high), size), 1),
+     "no gaps or preferred values"),
+])
+def test_sampler_mistakes_found_by_new_inputs(candidate, match):
+    with pytest.raises(AssertionError, match=match):
+        check.sample_log_uniform(candidate)
+
+
+@pytest.mark.parametrize("candidate, match", [
+    (lambda records: min(records, key=lambda r: r["train_acc"] - r["val_acc"]), "smallest gap"),
+    (lambda records: max(records, key=lambda r: r["val_acc"] + r["test_acc"]), "combined validation and test"),
+    (lambda records: records[-1], "returned the last record"),
+    (lambda records: records[0], "returned the first record"),
+])
+def test_selection_rules_get_their_own_hint(candidate, match):
+    with pytest.raises(AssertionError, match=match):
+        check.select_best_config(candidate)
+
+
+def test_no_two_selection_rules_pick_alike():
+    for i, (rule, _) in enumerate(ch13._RULES):
+        for other, _ in ch13._RULES[i + 1:]:
+            lists = [[ch13._records()[j] for j in order] for order in ch13._ORDERS]
+            assert any(rule(r) != other(r) for r in lists)
+        assert all(rule(r) != max(r, key=lambda q: q["val_acc"])
+                   for r in ([ch13._records()[j] for j in order] for order in ch13._ORDERS[:2]))
+
+
+@pytest.mark.parametrize("candidate", [
+    lambda records: sorted(records, key=lambda r: r["val_acc"])[-1],
+    lambda records: dict(max(records, key=lambda r: r["val_acc"])),
+    lambda low, high, size, rng: low * (high / low) ** rng.random(size),
+    lambda low, high, size, rng: 10 ** rng.uniform(np.log10(low), np.log10(high), size),
+])
+def test_correct_variants_pass(candidate):
+    n_args = candidate.__code__.co_argcount
+    (check.select_best_config if n_args == 1 else check.sample_log_uniform)(candidate)
+
+
+# --------------------------------------------------------------------------- property-based (hypothesis)
+# Random perturbations of a correct answer: valid ones must pass, those that break the contract must fail.
+
+PROP = settings(max_examples=8, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+
+
+@PROP
+@given(form=st.sampled_from(["exp", "pow10", "ratio"]), power=st.floats(1.1, 2.0), invert=st.booleans())
+def test_sample_log_uniform_properties(form, power, invert):
+    def correct(low, high, size, rng):
+        u = rng.random(size)
+        if form == "exp":
+            return np.exp(np.log(low) + u * (np.log(high) - np.log(low)))
+        if form == "pow10":
+            return 10 ** (np.log10(low) + u * (np.log10(high) - np.log10(low)))
+        return low * (high / low) ** u
+
+    check.sample_log_uniform(correct)
+    k = 1 / power if invert else power
+    with pytest.raises(AssertionError):
+        check.sample_log_uniform(lambda low, high, size, rng: low * (high / low) ** (rng.random(size) ** k))
+
+
+@PROP
+@given(weight=st.floats(0.5, 2.0), ties=st.booleans())
+def test_select_best_config_properties(weight, ties):
+    order = (lambda r: (r["val_acc"], -r["train_acc"])) if ties else (lambda r: r["val_acc"])
+    check.select_best_config(lambda records: max(records, key=order))
+    with pytest.raises(AssertionError):
+        check.select_best_config(lambda records: max(records, key=lambda r: r["val_acc"] + weight * r["test_acc"]))

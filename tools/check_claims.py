@@ -203,7 +203,7 @@ def _run_one(path: Path, stream: Stream, workers: int | None, probes=()) -> Resu
     for line in data["problems"]:
         if line.startswith(MARK):
             rest = line[len(MARK):].strip()
-            claim = rest[1:rest.index("]")] if rest.startswith("[") else rest
+            claim = rest[1:rest.index("]")] if rest.startswith("[") and "]" in rest else f"unlabelled: {line[:120]!r}"
             failed.setdefault(claim, rest.split("|", 1)[-1].strip())
     values = dict(json.loads(line[len(PROBE):]) for line in data["problems"] if line.startswith(PROBE))
     errors = [line for line in data["problems"] if not line.startswith(MARK) and not line.startswith(PROBE)]
@@ -256,9 +256,13 @@ def table(path: Path, claims, results, markdown: bool = False) -> str:
         else:
             lines.append(f"  {'ok  ' if ok == n else 'FAIL'} {ok:>2}/{n}  {claim:<10} {short}"
                          + (f"   <- {where}" if where else ""))
+    known = {claim for claim, _ in claims}
     for r in results:
         for error in r.errors:
             lines.append(f"  ERROR in {r.stream.name}: {error[:300]}")
+        for claim in r.failed:
+            if claim not in known:
+                lines.append(f"  FAILED in {r.stream.name}, not matched to a claim: {claim}")
     for expr in (results[0].probes if results else {}):
         lines.append(f"  probe {expr}:")
         for r in results:
@@ -310,7 +314,9 @@ def main(argv=None) -> int:
     streams = plan_streams(kernels, sets, explicit, args.cross)
     report, failed = {}, 0
     for path, (claims, results) in robustness(paths, streams, args.jobs, args.probe).items():
-        failed += any(not held(c, r) for c, _ in claims for r in results) or not claims
+        known = {c for c, _ in claims}
+        failed += any(not held(c, r) for c, _ in claims for r in results) or not claims \
+            or any(c not in known for r in results for c in r.failed)
         print(table(path, claims, results, args.markdown) if claims else f"{path.name}: no '{CLAIMS_HEADER}' cell")
         report[str(path)] = {"claims": claims, "streams": [
             {"stream": r.stream.name, "failed": r.failed, "errors": r.errors, "seconds": r.seconds,

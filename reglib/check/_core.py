@@ -5,25 +5,83 @@ can go wrong into an ``AssertionError`` with a hint: it raises (``NotImplemented
 mutates its inputs, or returns something that is not a finite tensor / array of the right shape and
 dtype. :func:`diagnose` compares a wrong result with the outputs of known mistakes and names the
 one it matches. :func:`passed` prints the one-line success message.
+
+What a student sees when a check fails is the hint, first and alone (issue: exercise feedback). Every
+failure is an ``AssertionError`` raised without exception chaining (no "During handling of the above
+exception" block), :func:`checker` re-raises it from the checker's top level so that reglib's internal
+frames are not shown, and in Jupyter (IPython, nbgrader's feedback) it renders as the hint followed only
+by the student's own frames where the student's code raised. :func:`tolerance` gives tolerances from
+the float precision of legitimate alternatives; :func:`expect_count`, :func:`expect_binomial_spread`,
+:func:`expect_uniform_counts` and :func:`expect_distribution` are statistical tests of random functions,
+each with the false-alarm rate :data:`FALSE_ALARM` (1e-5) unless told otherwise.
 """
 
 from __future__ import annotations
 
-import copy
+import functools
 import hashlib
 import inspect
+import linecache
 import math
+import os
+import sys
 
 import numpy as np
 import torch
 
 __all__ = ["call", "expect_tensor", "expect_array", "expect_scalar", "diagnose", "passed", "fail", "answer",
-           "register_answers", "hash_answer"]
+           "register_answers", "hash_answer", "checker", "tolerance", "expect_count", "expect_uniform_counts",
+           "expect_distribution", "expect_binomial_spread", "binomial_range", "FALSE_ALARM"]
+
+_RED, _RESET = "\x1b[0;31m", "\x1b[0m"
+_HERE = os.path.dirname(os.path.abspath(__file__))            # reglib/check
+_REGLIB = os.path.dirname(_HERE)                               # reglib
 
 
-def fail(message: str):
-    """Raise the ``AssertionError`` a student sees (the message is the hint)."""
-    raise AssertionError(message)
+def _render(err: AssertionError) -> list[str]:
+    """IPython's rendering of a failed check: the hint first and alone, then the student's frames."""
+    lines = [f"{_RED}AssertionError{_RESET}: {err}"]
+    frames = getattr(err, "_student_frames", None)
+    if frames and len(frames) > 1:  # one frame is already named in the hint ("in f, line n: ...")
+        lines += ["", "Where your code raised (most recent call last):"] + frames
+    return lines
+
+
+def _failure(message: str, student_frames=None) -> AssertionError:
+    err = AssertionError(message)
+    err._student_frames = list(student_frames or [])
+    # IPython (JupyterLab, nbclient, nbgrader's autograde and feedback) calls this instead of formatting the
+    # traceback; the instance attribute keeps the exception's type, and so its name, plain AssertionError.
+    err._render_traceback_ = functools.partial(_render, err)
+    return err
+
+
+def fail(message: str, *, _student_frames=None):
+    """Raise the ``AssertionError`` a student sees (the message is the hint), without exception chaining."""
+    __tracebackhide__ = True  # noqa: F841  (pytest and IPython hide this frame)
+    raise _failure(message, _student_frames) from None
+
+
+def checker(fn):
+    """Decorate a checker: a failure is re-raised from this top level, so reglib's inner frames are dropped.
+
+    ``reglib.check`` applies it to every checker it re-exports; a chapter module need not.
+    """
+    if getattr(fn, "_reglib_checker", False):
+        return fn
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        __tracebackhide__ = True  # noqa: F841
+        try:
+            return fn(*args, **kwargs)
+        except AssertionError as err:
+            if not hasattr(err, "_render_traceback_"):  # the student's own `assert` failed: show where, as is
+                raise
+            raise err.with_traceback(None) from None
+
+    wrapper._reglib_checker = True
+    return wrapper
 
 
 def passed(name: str, detail: str = "") -> None:
@@ -60,22 +118,38 @@ def _changed(before, after) -> bool:
     return False
 
 
-def call(candidate, *args, name: str | None = None, **kwargs):
-    """Call ``candidate(*args, **kwargs)``; turn any failure into an ``AssertionError`` with a hint."""
+def call(candidate, *args, name: str | None = None, _hint: str = "", **kwargs):
+    """Call ``candidate(*args, **kwargs)``; turn any failure into an ``AssertionError`` with a hint.
+
+    ``_hint`` is added to the message when the candidate raises: what the input tests and what the usual
+    mistake is (e.g. "the groups here are unsorted and of unequal sizes").
+    """
     name = name or getattr(candidate, "__name__", "your function")
     if not callable(candidate):
         fail(f"expected a function for `{name}`, got {type(candidate).__name__}: pass the function itself, "
              f"e.g. check.{name}({name}), not its result")
     before = [_snapshot(a) for a in args]
     before_kw = {k: _snapshot(v) for k, v in kwargs.items()}
+    problem = None
     try:
         result = candidate(*args, **kwargs)
-    except NotImplementedError:
-        fail(f"`{name}` is not implemented yet: replace `raise NotImplementedError()` with your code")
+    except NotImplementedError as err:
+        problem = (f"`{name}` is not implemented yet: replace `raise NotImplementedError()` with your code", err)
     except AssertionError:
         raise
     except Exception as err:  # the student's code raised: report what and where
-        fail(f"`{name}` raised {type(err).__name__}: {err}. Called as {name}({_describe_args(args, kwargs)})")
+        problem = (f"`{name}` raised {type(err).__name__}: {err}. Called as {name}({_describe_args(args, kwargs)})",
+                   err)
+    if problem is not None:  # raised outside the except block: no "During handling of ..." chain
+        message, err = problem
+        todo = isinstance(err, NotImplementedError)
+        frames = [] if todo else _student_frames(err)
+        where = "" if todo else _where(err)
+        if where:
+            message += f" ({where})"
+        if _hint and not todo:
+            message += f". {_hint}"
+        fail(message, _student_frames=frames)
     try:
         params = list(inspect.signature(candidate).parameters)
     except (TypeError, ValueError):
@@ -89,6 +163,41 @@ def call(candidate, *args, name: str | None = None, **kwargs):
         if _changed(b, kwargs[k]):
             fail(f"`{name}` modified its input `{k}` in place; compute a new tensor instead")
     return result
+
+
+def _is_library(filename: str) -> bool:
+    f = os.path.abspath(filename)
+    return (f.startswith(_REGLIB + os.sep) or "site-packages" in f or "dist-packages" in f
+            or f.startswith(os.path.abspath(sys.base_prefix)) or f.startswith(os.path.abspath(sys.prefix)))
+
+
+def _user_tb(err):
+    """The traceback entries of ``err`` below :func:`call`, without library frames."""
+    tb = err.__traceback__
+    entries = []
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if not (_is_library(code.co_filename) or code.co_filename.startswith("<frozen")):
+            entries.append((code.co_filename, tb.tb_lineno, code.co_name))
+        tb = tb.tb_next
+    return entries
+
+
+def _student_frames(err) -> list[str]:
+    lines = []
+    for filename, lineno, func in _user_tb(err):
+        src = linecache.getline(filename, lineno).strip()
+        lines.append(f"  in {func}, line {lineno}" + (f": {src}" if src else ""))
+    return lines
+
+
+def _where(err) -> str:
+    entries = _user_tb(err)
+    if not entries:
+        return ""
+    filename, lineno, func = entries[-1]
+    src = linecache.getline(filename, lineno).strip()
+    return f"in {func}, line {lineno}" + (f": `{src}`" if src else "")
 
 
 def _describe_args(args, kwargs) -> str:
@@ -181,6 +290,100 @@ def diagnose(out, expected, name: str, mistakes=(), atol: float = 1e-5, rtol: fl
     err = (a - b).abs().max().item()
     fail(f"`{name}` gives wrong values{' ' + context if context else ''}: largest error {err:.3g}. "
          "Compare your code with the equation in the chapter, term by term")
+
+
+# --------------------------------------------------------------------------- tolerances and statistics
+
+
+def tolerance(dtype=torch.float32) -> tuple[float, float]:
+    """``(atol, rtol)`` that accept every legitimate way to compute a result in ``dtype``.
+
+    Set from the float precision of alternatives, not from the reference's arithmetic: a different order
+    of summation, PyTorch's own operations, or the small epsilons that library code adds to norms and
+    denominators (``torch.renorm`` scales by ``maxnorm / (norm + 1e-7)``, a relative change of ~1e-7 that
+    float64 resolves). Known mistakes change results by far more than these.
+    """
+    if isinstance(dtype, np.dtype) or dtype in (np.float32, np.float64, float):
+        dtype = {np.dtype(np.float32): torch.float32}.get(np.dtype(dtype), torch.float64)
+    if dtype in (torch.float16, torch.bfloat16):
+        return 1e-2, 1e-2
+    if dtype == torch.float32:
+        return 1e-5, 1e-4
+    return 1e-6, 1e-5
+
+
+#: False-alarm rate of one statistical test: the probability that a correct random function fails it.
+#: A checker runs at most a few dozen such tests, so a correct answer fails a whole check with probability
+#: below 20 × 1e-5 = 2e-4, well under the required 1 in 1000.
+FALSE_ALARM = 1e-5
+
+
+def binomial_range(n: int, p: float, alpha: float = FALSE_ALARM) -> tuple[int, int]:
+    """``(lo, hi)`` with P(X < lo) ≤ alpha/2 and P(X > hi) ≤ alpha/2 for X ~ Binomial(n, p)."""
+    from scipy import stats
+
+    if p <= 0:
+        return 0, 0
+    if p >= 1:
+        return n, n
+    return int(stats.binom.ppf(alpha / 2, n, p)), int(stats.binom.isf(alpha / 2, n, p))
+
+
+def expect_count(count, n: int, p: float, message: str, alpha: float = FALSE_ALARM) -> None:
+    """Fail with ``message`` unless ``count`` is a plausible draw from Binomial(n, p).
+
+    Exact two-sided test: a correct function fails with probability at most ``alpha``.
+    """
+    lo, hi = binomial_range(n, p, alpha)
+    count = int(count)
+    if not lo <= count <= hi:
+        fail(f"{message} (got {count} of {n}; a rate of {p:g} gives {lo}..{hi} in "
+             f"{1 - alpha:.5%} of draws)")
+
+
+def expect_binomial_spread(counts, m: int, p: float, too_regular: str, too_spread: str,
+                           alpha: float = FALSE_ALARM) -> None:
+    """``counts`` (one per row) must vary like independent Binomial(m, p) draws.
+
+    Catches exact counts per row (no spread: e.g. exactly p·m dropped units) and one draw shared by a row
+    (too much spread: e.g. per-batch instead of per-sample randomness). The statistic
+    Σ (c − mp)² / (mp(1−p)) is χ² with len(counts) degrees of freedom (normal approximation of the
+    binomial; its tails are checked at ``alpha``/2 each, so a correct function fails with probability
+    about ``alpha``; use m·p·(1−p) ≥ 5).
+    """
+    from scipy import stats
+
+    counts = np.asarray(counts, dtype=np.float64).reshape(-1)
+    r = len(counts)
+    stat = float(((counts - m * p) ** 2).sum() / (m * p * (1 - p)))
+    if stat < stats.chi2.ppf(alpha / 2, r):
+        fail(too_regular)
+    if stat > stats.chi2.isf(alpha / 2, r):
+        fail(too_spread)
+
+
+def expect_uniform_counts(counts, message: str, probs=None, alpha: float = FALSE_ALARM) -> None:
+    """Pearson χ² test that ``counts`` follow ``probs`` (uniform if None); false-alarm rate ≈ ``alpha``.
+
+    Use expected counts of at least 5 per cell so that the χ² approximation holds.
+    """
+    from scipy import stats
+
+    counts = np.asarray(counts, dtype=np.float64).reshape(-1)
+    probs = np.full(len(counts), 1 / len(counts)) if probs is None else np.asarray(probs, dtype=np.float64)
+    expected = counts.sum() * probs
+    stat = float(((counts - expected) ** 2 / expected).sum())
+    if stat > stats.chi2.isf(alpha, len(counts) - 1):
+        fail(message)
+
+
+def expect_distribution(samples, cdf, message: str, alpha: float = FALSE_ALARM) -> None:
+    """Kolmogorov–Smirnov test that continuous ``samples`` follow ``cdf``; false-alarm rate ``alpha``."""
+    from scipy import stats
+
+    samples = np.asarray(samples, dtype=np.float64).reshape(-1)
+    if stats.kstest(samples, cdf).pvalue < alpha:
+        fail(message)
 
 
 # --------------------------------------------------------------------------- conceptual answers

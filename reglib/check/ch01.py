@@ -42,6 +42,9 @@ def l2_penalty(candidate) -> None:
     if out.numel() != 1:
         fail(f"`{name}` returned a tensor of shape {tuple(out.shape)}; the penalty is one number: sum the squared "
              "weights of every tensor (did you forget to sum?)")
+    if out.dim() != 0:
+        fail(f"`{name}` returned a tensor of shape {tuple(out.shape)}; return a 0-dimensional tensor (shape ()), "
+             "e.g. start the sum from 0 or `torch.zeros(())`, not `torch.zeros(1)`")
     flat = torch.cat([p.detach().reshape(-1) for p in params])
     squares = flat @ flat
     expected = lam / 2 * squares
@@ -61,6 +64,10 @@ def l2_penalty(candidate) -> None:
         (lam / 2 * params[-1].detach().square().sum(), "only the last tensor was counted (is `total = ...` "
                                                        "overwritten in the loop instead of added to?)"),
         (lam ** 2 / 2 * squares, "λ appears squared; the penalty is linear in λ: λ/2 · Σ w²"),
+        (lam / 2 * sum(p.detach().square().sum() for p in params if p.dim() > 1),
+         "only the matrices were counted: the task sums every tensor in params, the 1-D ones included"),
+        (torch.zeros((), dtype=flat.dtype), "the penalty is 0: was `params` iterated before the sum (a generator "
+                                            "is empty the second time)? Call `params = list(params)` first"),
     ])
     if not out.requires_grad:
         fail(f"`{name}`'s result is not connected to the weights (requires_grad is False): avoid `.detach()`, "
@@ -113,6 +120,16 @@ def sgd_step_weight_decay(candidate) -> None:
                                                "weights: (1 − lr·λ)·w − lr·grad"),
             (w - lam * grad, "the learning rate and λ are swapped"),
         ])
+    w = torch.randn(5, generator=gen, dtype=torch.float64)
+    grad = torch.randn(5, generator=gen, dtype=torch.float64)
+    for lr, lam in [(0.0, 0.5), (0.25, 0.0), (2.0, 0.4)]:  # edge cases: no step, no decay, a decay factor < 0
+        out = call(candidate, w, grad, lr, lam, name=name)
+        if out is w:
+            fail(f"`{name}`(lr={lr}, lam={lam}) returned the input tensor `w` itself; return a new tensor "
+                 "(the caller may still need the old weights)")
+        out = expect_tensor(out, name, shape=w.shape, dtype=w.dtype)
+        diagnose(out, (1 - lr * lam) * w - lr * grad, name, atol=1e-10, rtol=1e-8,
+                 context=f"for lr={lr}, lam={lam}")
     passed(name, "w ← (1 − lr·λ)·w − lr·grad")
 
 
@@ -121,7 +138,7 @@ def sgd_step_weight_decay(candidate) -> None:
 
 def _ridge_problems():
     rng = np.random.default_rng(3)
-    tall = rng.normal(size=(40, 6))
+    tall = rng.normal(size=(40, 6)) + np.array([0.0, 1.0, -2.0, 0.5, 0.0, 3.0])  # columns with non-zero means
     tall[:, 1] = tall[:, 0] + 0.3 * tall[:, 1]  # correlated columns: XᵀX far from the identity
     tall[:, 4] *= 3.0
     y_tall = tall @ np.array([1.0, -2.0, 0.5, 0.0, 1.5, -1.0]) + 0.5 * rng.normal(size=40)
@@ -155,6 +172,10 @@ def ridge_closed_form(candidate) -> None:
             (np.linalg.solve(G + alpha / 2 * eye, b), "the factors 2 cancel: the gradient −2Xᵀ(y − Xw) + 2αw "
                                                       "vanishes where (XᵀX + αI)w = Xᵀy (not α/2)"),
         ]
+        Xc, yc = X - X.mean(0), y - y.mean()
+        mistakes.append((np.linalg.solve(Xc.T @ Xc + alpha * eye, Xc.T @ yc),
+                         "the data were centred (or an intercept was fitted, as sklearn's Ridge does by default); "
+                         "the task has no intercept: use X and y as they are"))
         if n >= p:
             ols = np.linalg.solve(G, b)
             mistakes += [
@@ -207,37 +228,67 @@ def _reference_sweep(X_tr, y_tr, X_va, y_va, alphas):
 def ridge_sweep(candidate) -> None:
     """``candidate(X_train, y_train, X_val, y_val, alphas) -> (train_mse, val_mse)``, one entry per alpha."""
     name = "ridge_sweep"
-    data = ridge_sweep_data()
-    alphas = RIDGE_ALPHAS
-    out = call(candidate, *data, alphas, name=name)
-    if not isinstance(out, (tuple, list)) or len(out) != 2:
-        fail(f"`{name}` should return two sequences (train_mse, val_mse), got {type(out).__name__}")
-    train_mse, val_mse = (expect_array(o, name, shape=(len(alphas),)) for o in out)
-    ref_train, ref_val = _reference_sweep(*data, alphas)
-    X_tr, y_tr, X_va, y_va = data
-    on_val, train_of_val_fit = _reference_sweep(X_va, y_va, X_tr, y_tr, alphas)
-    fitted_on_val = "the models were fitted on the validation data; fit on train, evaluate on val"
-    diagnose(train_mse, ref_train, name + " (train_mse)", rtol=1e-5, atol=1e-6, mistakes=[
-        (ref_val, "train_mse holds validation errors: evaluate each fit on the data it was fitted to"),
-        (on_val, fitted_on_val),
-        (train_of_val_fit, fitted_on_val),
-        (np.sqrt(ref_train), "these are root-mean-squared errors; return the mean squared error"),
-        (ref_train * len(y_tr), "these are sums of squared errors; divide by the number of samples"),
-    ])
-    diagnose(val_mse, ref_val, name + " (val_mse)", rtol=1e-5, atol=1e-6, mistakes=[
-        (on_val, fitted_on_val),
-        (ref_train, "val_mse holds training errors; evaluate each fit on the validation data"),
-        (np.sqrt(ref_val), "these are root-mean-squared errors; return the mean squared error"),
-        (ref_val * len(y_va), "these are sums of squared errors; divide by the number of samples"),
-    ])
+    X_tr, y_tr, X_va, y_va = ridge_sweep_data()
+    # the exercise's data and grid, then other data (a function that reads the exercise's global data fails)
+    # with unsorted alphas that are not decades (a function that sorts them or rebuilds the grid fails)
+    cases = [((X_tr, y_tr, X_va, y_va), RIDGE_ALPHAS),
+             ((X_va[:60], y_va[:60], np.vstack([X_tr, X_va[60:150]]), np.concatenate([y_tr, y_va[60:150]])),
+              np.array([30.0, 0.5, 3.0]))]
+    for data, alphas in cases:
+        out = call(candidate, *data, alphas, name=name)
+        if not isinstance(out, (tuple, list)) or len(out) != 2:
+            fail(f"`{name}` should return two sequences (train_mse, val_mse), got {type(out).__name__}")
+        train_mse, val_mse = (expect_array(o, name, shape=(len(alphas),)) for o in out)
+        ref_train, ref_val = _reference_sweep(*data, alphas)
+        X_t, y_t, X_v, y_v = data
+        on_val, train_of_val_fit = _reference_sweep(X_v, y_v, X_t, y_t, alphas)
+        fitted_on_val = "the models were fitted on the validation data; fit on train, evaluate on val"
+        context = f"for alphas={alphas.tolist()}"
+        other = []
+        if alphas is not RIDGE_ALPHAS:
+            srt = _reference_sweep(*data, np.sort(alphas))
+            glob = _reference_sweep(*ridge_sweep_data(), alphas)
+            other = [(srt, "the errors are in sorted order of α; keep the order of `alphas`"),
+                     (_reference_sweep(*data, RIDGE_ALPHAS[:len(alphas)]),
+                      "the errors belong to the exercise's grid, not to the `alphas` argument"),
+                     (glob, "the errors come from the exercise's data, not from the arrays passed in: use the "
+                            "function's arguments")]
+        diagnose(train_mse, ref_train, name + " (train_mse)", rtol=1e-5, atol=1e-6, context=context, mistakes=[
+            (ref_val, "train_mse holds validation errors: evaluate each fit on the data it was fitted to"),
+            (on_val, fitted_on_val),
+            (train_of_val_fit, fitted_on_val),
+            (np.sqrt(ref_train), "these are root-mean-squared errors; return the mean squared error"),
+            (ref_train * len(y_t), "these are sums of squared errors; divide by the number of samples"),
+        ] + [(o[0], h) for o, h in other])
+        diagnose(val_mse, ref_val, name + " (val_mse)", rtol=1e-5, atol=1e-6, context=context, mistakes=[
+            (on_val, fitted_on_val),
+            (ref_train, "val_mse holds training errors; evaluate each fit on the validation data"),
+            (np.sqrt(ref_val), "these are root-mean-squared errors; return the mean squared error"),
+            (ref_val * len(y_v), "these are sums of squared errors; divide by the number of samples"),
+            (ref_val * len(y_v) / len(y_t), "the validation error is divided by the number of *training* samples; "
+                                            "divide by len(y_val)"),
+        ] + [(o[1], h) for o, h in other])
     passed(name, "training error rises with α; validation error is U-shaped")
 
 
-def best_ridge_alpha(candidate_alpha) -> None:
-    """The α chosen from the exercise's sweep (one of ``RIDGE_ALPHAS``)."""
-    name = "best_alpha"
+def _alpha_choice():
+    """Validation MSE per α, the argmin, its standard error and the acceptable choices: the argmin or a
+    stronger α whose validation error is within one standard error of the minimum."""
     alphas = RIDGE_ALPHAS
-    ref_train, ref_val = _reference_sweep(*ridge_sweep_data(), alphas)
+    X_tr, y_tr, X_va, y_va = ridge_sweep_data()
+    ref_train, ref_val = _reference_sweep(X_tr, y_tr, X_va, y_va, alphas)
+    best = int(np.argmin(ref_val))
+    sq = (X_va @ linear.ridge(X_tr, y_tr, alphas[best]) - y_va) ** 2
+    se = float(sq.std(ddof=1) / np.sqrt(len(sq)))
+    ok = [k for k in range(len(alphas)) if k >= best and ref_val[k] <= ref_val[best] + se]
+    return alphas, ref_train, ref_val, best, se, ok
+
+
+def best_ridge_alpha(candidate_alpha) -> None:
+    """The α chosen from the exercise's sweep (one of ``RIDGE_ALPHAS``): the validation argmin, or a stronger α
+    within one standard error of it (the one-standard-error rule)."""
+    name = "best_alpha"
+    alphas, ref_train, ref_val, best, se, ok = _alpha_choice()
     if isinstance(candidate_alpha, bool) or not isinstance(candidate_alpha, (int, float, np.integer, np.floating)):
         fail(f"`{name}` should be a number, one of the alphas of the sweep, got {candidate_alpha!r}")
     matches = np.flatnonzero(np.isclose(alphas, float(candidate_alpha), rtol=1e-6))
@@ -247,14 +298,20 @@ def best_ridge_alpha(candidate_alpha) -> None:
                  "e.g. alphas[np.argmin(val_mse)]")
         fail(f"`{name}` = {candidate_alpha!r} is not one of the alphas of the sweep: {alphas.tolist()}")
     k = int(matches[0])
+    if k in ok:
+        passed(name, f"α = {alphas[k]:g} has the lowest validation error" if k == best else
+               f"α = {alphas[k]:g} regularizes more and validates within one standard error of the best")
+        return
     if k == int(np.argmin(ref_train)):
         fail(f"`{name}`: α = {alphas[k]:g} has the smallest *training* error, which always favours the weakest "
              "regularization; choose by validation error")
     if k == int(np.argmax(ref_val)):
         fail(f"`{name}`: α = {alphas[k]:g} has the largest validation error; take the minimum (np.argmin)")
-    if k != int(np.argmin(ref_val)):
-        fail(f"`{name}`: α = {alphas[k]:g} is not the α with the smallest validation error")
-    passed(name, f"α = {alphas[k]:g} has the lowest validation error")
+    if k < best and ref_val[k] <= ref_val[best] + se:
+        fail(f"`{name}`: α = {alphas[k]:g} validates no better than α = {alphas[best]:g} (within noise) but "
+             "regularizes less; among equally good α prefer the stronger regularization")
+    fail(f"`{name}`: α = {alphas[k]:g} has validation MSE {ref_val[k]:.4g}, more than one standard error "
+         f"({se:.3g}) above the smallest, {ref_val[best]:.4g}; choose the α with the smallest validation error")
 
 
 # --------------------------------------------------------------------------- task 5: concepts

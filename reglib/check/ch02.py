@@ -25,7 +25,7 @@ def _threshold_inputs(dtype=torch.float64):
 
 
 def soft_threshold(candidate) -> None:
-    """``candidate(x, t) -> tensor`` equal to ``sign(x) * max(|x| - t, 0)`` (chapter 02, eq. (4))."""
+    """``candidate(x, t) -> tensor`` equal to ``sign(x) * max(|x| - t, 0)`` (chapter 02, eq. (5))."""
     name = "soft_threshold"
     for dtype, t in [(torch.float64, 0.5), (torch.float64, 1.3), (torch.float32, 0.5)]:
         x = _threshold_inputs(dtype)
@@ -44,9 +44,16 @@ def soft_threshold(candidate) -> None:
                           "soft-thresholding subtracts t and clamps at zero"),
         ])
     x = _threshold_inputs()
-    same = expect_tensor(call(candidate, x, 0.0, name=name), name, shape=x.shape)
+    same = call(candidate, x, 0.0, name=name)
+    if same is x:
+        fail(f"`{name}` with t=0 returned the input tensor `x` itself; return a new tensor (e.g. `x.clone()`), "
+             "so that changing the result cannot change the caller's x")
+    same = expect_tensor(same, name, shape=x.shape)
     if not torch.allclose(same.double(), x):
         fail(f"`{name}` with t=0 should return x unchanged")
+    big = torch.tensor([3.0, -3.0, 2.0, -2.0, 0.0], dtype=torch.float64)  # t = 2.5: both signs, and |x| < t
+    diagnose(expect_tensor(call(candidate, big, 2.5, name=name), name, shape=big.shape),
+             penalties.soft_threshold(big, 2.5), name, atol=1e-12, rtol=1e-12, context="for t=2.5")
     passed(name, "shrinks by t, exact zeros inside [−t, t], sign kept")
 
 
@@ -112,7 +119,7 @@ def _ista_mistakes(X, y, alpha, n_iter):
 
 
 def ista(candidate) -> None:
-    """``candidate(X, y, alpha, n_iter) -> w``: ISTA from w = 0 with step 1/L (chapter 02, eq. (6))."""
+    """``candidate(X, y, alpha, n_iter) -> w``: ISTA from w = 0 with step 1/L (chapter 02, eq. (7))."""
     name = "ista"
     X, y, alpha = ista_data()
     p = X.shape[1]
@@ -143,6 +150,19 @@ def ista(candidate) -> None:
                  "with L = ‖X‖₂²/n, the 1/n in the gradient Xᵀ(Xw − y)/n, and its sign")
     for n_iter, out in outputs.items():
         diagnose(out, linear.ista(X, y, alpha, n_iter), name, atol=1e-8, rtol=1e-6, context=f"after n_iter={n_iter}")
+    # non-default arguments: another α and other data (wide, p > n, uncentred): a function that ignores its
+    # arguments, or keeps the exercise's α, fails here
+    rng = np.random.default_rng(5)
+    X2 = rng.normal(size=(20, 30)) + 0.5
+    y2 = X2[:, :3] @ np.array([1.0, -2.0, 0.5]) + 0.1 * rng.normal(size=20)
+    for Xk, yk, ak in ((X, y, 0.05), (X2, y2, 0.3)):
+        for n_iter in (1, 7):
+            got = expect_array(call(candidate, Xk, yk, ak, n_iter, name=name), name, shape=(Xk.shape[1],))
+            diagnose(got, linear.ista(Xk, yk, ak, n_iter), name, atol=1e-8, rtol=1e-6,
+                     context=f"for alpha={ak}, X of shape {Xk.shape}, n_iter={n_iter} (use the arguments "
+                             "X, y, alpha, not the exercise's data)",
+                     mistakes=[(linear.ista(Xk, yk, alpha, n_iter), f"the result is that of α = {alpha} (the "
+                                                                    "exercise's value): use the `alpha` argument")])
     out = expect_array(call(candidate, X, y, alpha, 500, name=name), name, shape=(p,))
     exact = linear.lasso(X, y, alpha)
     if not np.array_equal(out == 0, exact == 0):

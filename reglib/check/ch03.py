@@ -106,6 +106,11 @@ def prox_elastic_net(candidate) -> None:
             (torch.clamp(x.abs() - t, min=0) / (1 + c), "negative inputs came out positive: you forgot the sign"),
         ])
     x = torch.linspace(-2, 2, 9, dtype=torch.float64)
+    same = call(candidate, x, 0.5, 0.0, 0.5, name=name)
+    if same is x:
+        fail(f"`{name}` with alpha=0 returned the input tensor `x` itself; return a new tensor (e.g. `x.clone()`)")
+    diagnose(expect_tensor(same, name, shape=x.shape), x, name, atol=1e-12, rtol=1e-12,
+             context="for alpha=0 (the prox of a zero penalty is the identity)")
     for r_end, ref, what in [(1.0, S(x, 0.5), "soft-thresholding by step·α"), (0.0, x / 1.5, "x / (1 + step·α)")]:
         end = expect_tensor(call(candidate, x, 0.5, 1.0, r_end, name=name), name, shape=x.shape)
         if not torch.allclose(end, ref, atol=1e-8):
@@ -143,6 +148,32 @@ def group_share(candidate) -> None:
         (np.mean([a[groups == g].min() / a[groups == g].sum() for g in range(3)]),
          "you took the smallest member's share; the task asks for the largest"),
         (a[groups >= 0].max() / a[groups >= 0].sum(), "compute the share within each group, then average over groups"),
+    ])
+    # irregular groups: unsorted and interleaved, unequal sizes (1, 2 and 4 members), labels that are not
+    # 0, 1, 2, a group whose members are all negative
+    w2 = np.array([-0.7, 0.3, 0.0, -0.2, 0.9, 0.4, -0.6, 0.1, -0.5, 2.0])
+    g2 = np.array([5, 2, -1, 5, 0, 5, 2, -1, 5, -1])
+    out = expect_scalar(call(candidate, w2, g2, name=name,
+                             _hint="This input's groups are labelled 0, 2 and 5, unsorted and of unequal sizes: "
+                                   "loop over the labels present (np.unique(groups)) and select with "
+                                   "`groups == g`"), name)
+    a2 = np.abs(w2)
+    labels = [0, 2, 5]
+    shares = {g: a2[g2 == g].max() / a2[g2 == g].sum() for g in labels}
+    feature_weighted = float(np.mean([shares[g] for g in g2 if g >= 0]))
+    diagnose(out, _group_share_ref(w2, g2), name, atol=1e-9, rtol=1e-7,
+             context=f"for groups={g2.tolist()} (unsorted, of sizes 1, 2 and 4, labelled 0, 2 and 5)", mistakes=[
+        (np.mean([a2[3 * k:3 * k + 3].max() / a2[3 * k:3 * k + 3].sum() for k in range(3)]),
+         "you assumed each group is a block of three consecutive features; select the members with "
+         "`groups == g`"),
+        (np.mean([a2[g2 == g].max() / a2[g2 == g].sum() for g in range(3) if (g2 == g).any()]),
+         "you assumed the groups are labelled 0, 1, 2; loop over the labels present, e.g. np.unique(groups)"),
+        (feature_weighted, "you averaged over features, so larger groups count more; average over groups, each "
+                           "group once"),
+        (np.mean([a2[g2 == g].max() / a2[g2 == g].sum() for g in labels] + [a2[g2 == -1].max() / a2[g2 == -1].sum()]),
+         "you included the irrelevant features (group −1) as a group; average over groups g ≥ 0 only"),
+        (np.mean([w2[g2 == g].max() / w2[g2 == g].sum() for g in labels]),
+         "use absolute values: a group whose coefficients are negative has its largest member at the most negative"),
     ])
     even = np.array([1.0, 1.0, -2.0, -2.0])
     out = expect_scalar(call(candidate, even, np.array([0, 0, 1, 1]), name=name), name)

@@ -57,6 +57,50 @@ def _reference_loop(losses, max_epochs, patience, min_delta):
     return stopper.best_step + 1, epoch
 
 
+def _variant_loop(losses, max_epochs, patience, min_delta, *, vs_previous=False, no_reset=False,
+                  non_strict=False, no_min_delta=False):
+    """``(best_epoch, epochs_run)`` of the loop with one usual mistake, to name it when a candidate matches it."""
+    best, prev, best_epoch, bad, epoch = np.inf, np.inf, 0, 0, 0
+    delta = 0.0 if no_min_delta else min_delta
+    for epoch in range(1, max_epochs + 1):
+        v = losses[epoch - 1]
+        ref = prev if vs_previous else best
+        better = v <= ref - delta if non_strict else v < ref - delta
+        prev = v
+        if better:
+            best, best_epoch = v, epoch
+            bad = bad if no_reset else 0
+        else:
+            bad += 1
+            if bad >= patience:
+                break
+    return best_epoch, epoch
+
+
+_LOOP_MISTAKES = [
+    (dict(vs_previous=True), "an epoch improves only if its loss beats the BEST loss so far, not the previous "
+                             "epoch's loss"),
+    (dict(no_reset=True), "reset the count of epochs without improvement to 0 at every improvement (patience "
+                          "counts CONSECUTIVE epochs without improvement)"),
+    (dict(non_strict=True), "a loss equal to best − min_delta counted as an improvement: the rule is strict, "
+                            "`loss < best - min_delta`"),
+    (dict(no_min_delta=True), "min_delta is ignored: an epoch improves only if `loss < best - min_delta`"),
+]
+
+
+def _judge(name, got, weights, losses, max_epochs, patience, min_delta):
+    expected = _reference_loop(losses, max_epochs, patience, min_delta)
+    if got == expected and weights == expected[0]:
+        return
+    setting = f"for losses {losses} with patience {patience}, min_delta {min_delta}, max_epochs {max_epochs}"
+    if got != expected:
+        for kw, hint in _LOOP_MISTAKES:
+            if got == _variant_loop(losses, max_epochs, patience, min_delta, **kw):
+                fail(f"`{name}` returned (best_epoch, epochs_run) = {got} {setting} (expected {expected}): {hint}")
+    fail(f"`{name}` returned {got} with the weights of epoch {weights:g} {setting}; expected {expected} with the "
+         f"weights of epoch {expected[0]}")
+
+
 def _run(candidate, losses, max_epochs, patience, min_delta, rebind=False):
     name = "train_with_early_stopping"
     script = _Script(losses, rebind)
@@ -117,24 +161,36 @@ def train_with_early_stopping(candidate) -> None:
         fail(f"`{name}`: an improvement of exactly min_delta counted (1.0 -> 0.75 with min_delta = 0.25): you used "
              "`>=` where the rule needs `>`. An epoch improves only if best - loss > min_delta, i.e. "
              "`loss < best - min_delta`")
-    if (best, run) != expected or weights != expected[0]:
-        fail(f"`{name}` returned ({best}, {run}) with weights of epoch {weights:g} for losses {losses[:4]}... "
-             f"with patience 3 and min_delta 0.25; expected {expected}")
+    _judge(name, (best, run), weights, losses, 8, 3, 0.25)
     # 3. min_delta must be used: improvements of 0.1 and 0.05 are below it
     losses = [1.0, 0.9, 0.85, 0.8, 0.8, 0.8]
     expected = _reference_loop(losses, 6, 2, 0.25)  # (1, 3)
     best, run, weights = _run(candidate, losses, 6, 2, 0.25)
     if (best, run) == _reference_loop(losses, 6, 2, 0.0):
         fail(f"`{name}` ignores min_delta: with min_delta = 0.25, going from 1.0 to 0.9 is not an improvement")
-    if (best, run) != expected or weights != expected[0]:
-        fail(f"`{name}` returned ({best}, {run}) for losses {losses} with patience 2 and min_delta 0.25; "
-             f"expected {expected}")
+    _judge(name, (best, run), weights, losses, 6, 2, 0.25)
     # 4. a run that never stops: all max_epochs epochs, and the last is the best
     losses = [1.0, 0.9, 0.8, 0.7, 0.6, 0.5]
     best, run, weights = _run(candidate, losses, 6, 2, 0.0)
     if (best, run, weights) != (6, 6, 6.0):
         fail(f"`{name}` with steadily falling losses and max_epochs = 6 returned ({best}, {run}) and weights of "
              f"epoch {weights:g}; expected (6, 6): train exactly max_epochs epochs when the rule never fires")
+    # 5. the loop runs out of epochs before patience is reached: the best weights must be restored anyway
+    losses = [1.0, 0.5, 0.6, 0.7]
+    best, run, weights = _run(candidate, losses, 4, 5, 0.0)
+    if (best, run) != (2, 4):
+        fail(f"`{name}` returned ({best}, {run}) for losses {losses} with patience 5 and max_epochs 4; expected (2, 4)")
+    if weights != 2.0:
+        fail(f"`{name}` did not restore the best weights when training ran out of epochs (losses {losses}, patience 5, "
+             f"max_epochs 4: the model ends with the weights of epoch {weights:g}, not of the best epoch 2). Load the "
+             "best state after the loop, whether or not the patience rule fired")
+    # 6. compare with the best loss so far, not with the previous epoch; 7. the count restarts at every
+    # improvement; 8. ties with min_delta = 0 (an equal loss is no improvement)
+    for losses, patience in (([1.0, 0.5, 0.8, 0.7, 0.6, 0.55, 0.9, 0.95], 3),
+                             ([1.0, 0.9, 1.0, 0.8, 1.0, 0.7, 1.0, 1.0, 1.0], 2),
+                             ([1.0, 0.5, 0.5, 0.5, 0.5, 0.5], 2)):
+        best, run, weights = _run(candidate, losses, len(losses), patience, 0.0)
+        _judge(name, (best, run), weights, losses, len(losses), patience, 0.0)
     passed(name, "patience counted exactly, min_delta strict, best weights restored from a real copy")
 
 
@@ -159,6 +215,14 @@ def gd_factors(candidate) -> None:
             (1 - (1 - lr * lam) ** (steps + 1), "off by one: the exponent is the number of steps τ, not τ + 1"),
             (1 - (1 - lr * lam) ** (steps - 1), "off by one: the exponent is the number of steps τ, not τ − 1"),
             (1 - (1 - lam) ** steps, "the step size ε is missing: the factor is 1 − (1 − ελ)^τ"),
+        ])
+    # ελ > 1 for the largest eigenvalues: (1 − ελ) is negative, and the factor oscillates around 1
+    lr2, lam2 = 0.03, np.array([50.0, 0.5, 60.0, 10.0])
+    for steps in (3, 4):
+        out = expect_array(call(candidate, lam2, lr2, steps, name=name), name, shape=lam2.shape)
+        diagnose(out, 1 - (1 - lr2 * lam2) ** steps, name, atol=1e-12, rtol=1e-10,
+                 context=f"for lr={lr2}, steps={steps} (where 1 − ελ < 0)", mistakes=[
+            (1 - np.abs(1 - lr2 * lam2) ** steps, "you took |1 − ελ|: keep the sign, 1 − (1 − ελ)^τ"),
         ])
     out = expect_array(call(candidate, lam, lr, 0, name=name), name, shape=lam.shape)
     if not np.allclose(out, 0.0, atol=1e-12):

@@ -9,7 +9,7 @@ import torch
 
 from .. import normalization as ref
 from ._core import (call, diagnose, expect_scalar, expect_tensor, fail, hash_answer, passed,
-                    register_answers)
+                    register_answers, tolerance)
 
 __all__ = ["batch_norm_forward", "batch_norm_backward", "layer_norm_forward", "train_mode_accuracy",
            "train_mode_results", "bn_exercise_setup", "TRAIN_MODE_BATCHES"]
@@ -18,6 +18,8 @@ __all__ = ["batch_norm_forward", "batch_norm_backward", "layer_norm_forward", "t
 TRAIN_MODE_BATCHES = (2, 8, 32, 100, 800)
 
 _F64 = torch.float64
+#: float64 tolerances that accept legitimate alternatives (PyTorch's own ops, a float32 intermediate step)
+_ATOL, _RTOL = tolerance(_F64)
 
 
 def _inputs(n: int, d: int, seed: int, scales, shifts):
@@ -56,6 +58,9 @@ def _forward_mistakes(x, gamma, beta, eps, dim, other_axis_name):
         (gamma * _normalize(x, dim, 0.0)[0] + beta,
          "your function ignores its eps argument (it behaves as if eps were 0); use the eps passed in"),
         (gamma * _normalize(x, 1 - dim, eps)[0] + beta, other_axis_name),
+        (gamma * (x - x.mean()) / (x.var(unbiased=False) + eps).sqrt() + beta,
+         "you used one mean and one variance for the whole tensor; compute them per "
+         + ("feature (column), over the batch: dim 0" if dim == 0 else "sample (row), over its features: dim 1")),
         (beta * x_hat + gamma, "gamma and beta are swapped: y = gamma * x_hat + beta"),
         (x_hat, "you returned x_hat: apply the learned scale and shift, y = gamma * x_hat + beta"),
         (x_hat * gamma, "the shift beta is missing: y = gamma * x_hat + beta"),
@@ -66,12 +71,12 @@ def _check_forward(candidate, name, reference, dim, other_axis_name, cases):
     for x, gamma, beta, eps in cases:
         out = _first(call(candidate, x, gamma, beta, eps, name=name))
         out = expect_tensor(out, name, shape=x.shape, dtype=x.dtype)
-        diagnose(out, reference(x, gamma, beta, eps), name, atol=1e-8, rtol=1e-6,
+        diagnose(out, reference(x, gamma, beta, eps), name, atol=_ATOL, rtol=_RTOL,
                  mistakes=_forward_mistakes(x, gamma, beta, eps, dim, other_axis_name),
                  context=f"for x of shape {tuple(x.shape)}, eps={eps}")
     x, gamma, beta, _ = cases[0]
     out = expect_tensor(_first(call(candidate, x, gamma, beta, name=name)), name, shape=x.shape)
-    diagnose(out, reference(x, gamma, beta, 1e-5), name + " (default eps)", atol=1e-8, rtol=1e-6,
+    diagnose(out, reference(x, gamma, beta, 1e-5), name + " (default eps)", atol=_ATOL, rtol=_RTOL,
              context="when called without eps: the default must be eps=1e-5")
 
 
@@ -120,7 +125,7 @@ def batch_norm_backward(candidate) -> None:
         xh_u, s_u = _normalize(x, 0, eps, unbiased=True)
         xh_o, s_o = _normalize(x, 0, eps, eps_outside=True)
         ctx = f"for eps={eps}"
-        diagnose(dgamma, ref_dgamma, name + " (dgamma)", atol=1e-8, rtol=1e-6, context=ctx, mistakes=[
+        diagnose(dgamma, ref_dgamma, name + " (dgamma)", atol=_ATOL, rtol=_RTOL, context=ctx, mistakes=[
             (dout.sum(0), "dgamma is the sum of dout: that is dbeta. dgamma = sum over the batch of dout * x_hat"),
             ((dout * x).sum(0), "dgamma uses x instead of the normalized x_hat: dgamma = sum of dout * x_hat"),
             ((g * x_hat).sum(0), "dgamma is multiplied by gamma: y = gamma * x_hat + beta gives dgamma = sum dout * x_hat"),
@@ -128,12 +133,14 @@ def batch_norm_backward(candidate) -> None:
             ((dout * xh_o).sum(0), "x_hat was computed with eps outside the square root: s = sqrt(var + eps), "
                                    "not sqrt(var) + eps"),
             ((dout * x_hat).mean(0), "dgamma is a mean over the batch; it is a sum (every sample contributes)"),
-        ])
-        diagnose(dbeta, ref_dbeta, name + " (dbeta)", atol=1e-8, rtol=1e-6, context=ctx, mistakes=[
+        ] + ([] if eps == 1e-5 else [((dout * _normalize(x, 0, 1e-5)[0]).sum(0),
+                                      "your function ignores its eps argument (it behaves as if eps were 1e-5); "
+                                      "use the eps passed in")]))
+        diagnose(dbeta, ref_dbeta, name + " (dbeta)", atol=_ATOL, rtol=_RTOL, context=ctx, mistakes=[
             ((dout * x_hat).sum(0), "dbeta is the sum of dout * x_hat: that is dgamma. dbeta = sum of dout over the batch"),
             (dout.mean(0), "dbeta is a mean over the batch; it is a sum (every sample contributes)"),
         ])
-        diagnose(dx, ref_dx, name + " (dx)", atol=1e-8, rtol=1e-6, context=ctx, mistakes=[
+        diagnose(dx, ref_dx, name + " (dx)", atol=_ATOL, rtol=_RTOL, context=ctx, mistakes=[
             ((dout.shape[0] * g - x_hat * (g * x_hat).sum(0)) / (dout.shape[0] * spread),
              "you forgot the mean term: every x_i also moves the batch mean mu, which contributes "
              "dL/dmu / N = -(sum_j g_j) / (N s) to dx_i. With it, dx sums to zero over the batch"),
@@ -147,7 +154,15 @@ def batch_norm_backward(candidate) -> None:
                                 "biased one (1/n), so the backward must too"),
             (_dx(g, xh_o, s_o), "eps is outside the square root: s = sqrt(var + eps), not sqrt(var) + eps"),
             (-ref_dx, "dx has the wrong sign"),
-        ])
+        ] + ([] if eps == 1e-5 else [(_dx(g, *_normalize(x, 0, 1e-5)), "your function ignores its eps argument (it "
+                                                                       "behaves as if eps were 1e-5); use the eps "
+                                                                       "passed in")]))
+    out = call(candidate, dout, x, gamma, name=name)
+    if not isinstance(out, (tuple, list)) or len(out) != 3:
+        fail(f"`{name}` should return three tensors (dx, dgamma, dbeta), got {type(out).__name__}")
+    dx = expect_tensor(out[0], name + " (dx)", shape=x.shape, dtype=_F64)
+    diagnose(dx, _dx(gamma * dout, *_normalize(x, 0, 1e-5)), name + " (default eps)", atol=_ATOL, rtol=_RTOL,
+             context="when called without eps: the default must be eps=1e-5")
     passed(name, "equals eq. (5) and autograd; dx sums to zero over the batch")
 
 
@@ -228,21 +243,58 @@ def _eval_accuracy(model, x, y):
         return (copy.deepcopy(model).eval()(x).argmax(1) == y).double().mean().item()
 
 
+def _arrive(model, how: str):
+    """A copy of ``model`` in the mode it arrives in: all eval, all train, or mixed (the top level in eval,
+    the first batch-norm layer and the last linear layer in training mode)."""
+    m = copy.deepcopy(model)
+    if how == "train":
+        return m.train()
+    m.eval()
+    if how == "mixed":
+        m[2].train()
+        m[7].train()
+    return m
+
+
 def train_mode_accuracy(candidate) -> None:
     """``candidate(model, x, y, batch_size) -> float``: accuracy with the model in training mode, fed
-    consecutive batches of ``batch_size`` (the last one may be smaller), the model left as it was."""
+    consecutive batches of ``batch_size`` (the last one may be smaller), the model left as it was.
+
+    The model arrives in eval mode, in training mode, and in mixed modes (some submodules in training mode):
+    every module must leave in the mode it came in, with the same running statistics."""
     name = "train_mode_accuracy"
     model, x, y = bn_exercise_setup()
     x, y = x[:500], y[:500]
-    for batch_size in (8, 150):
-        m = copy.deepcopy(model).eval()
+    for batch_size, how in ((8, "eval"), (150, "eval"), (32, "train"), (150, "mixed")):
+        m = _arrive(model, how)
         state = {k: v.clone() for k, v in m.state_dict().items()}
+        modes = [module.training for module in m.modules()]
+        settings = [(getattr(module, "momentum", None), getattr(module, "track_running_stats", None),
+                     getattr(module, "eps", None)) for module in m.modules()]
+        grads = [p.requires_grad for p in m.parameters()]
         value = expect_scalar(call(candidate, m, x, y, batch_size, name=name), name)
+        if [p.requires_grad for p in m.parameters()] != grads:
+            fail(f"`{name}` changed `requires_grad` of the model's parameters and left it changed; evaluating under "
+                 "torch.no_grad() is enough, and the model must leave as it came")
+        if [(getattr(module, "momentum", None), getattr(module, "track_running_stats", None),
+             getattr(module, "eps", None)) for module in m.modules()] != settings:
+            fail(f"`{name}` changed the batch-norm layers' settings (momentum, track_running_stats or eps, e.g. to "
+                 "keep the running statistics from updating) and left them changed; work on a copy "
+                 "(copy.deepcopy(model)) or put every setting back")
         if any(not torch.equal(state[k], v) for k, v in m.state_dict().items()):
             fail(f"`{name}` changed the model's running statistics: a forward pass in training mode updates them, "
                  "even under torch.no_grad(). Work on a copy (copy.deepcopy(model)) or restore the state afterwards")
-        if m.training or any(module.training for module in m.modules()):
-            fail(f"`{name}` left the model in training mode; put it back in the mode it came in (eval)")
+        after = [module.training for module in m.modules()]
+        if after != modes:
+            if how == "eval":
+                fail(f"`{name}` left the model in training mode; put it back in the mode it came in (eval)")
+            if how == "train":
+                fail(f"`{name}`: the model came in training mode and left in eval mode; restore the mode it came "
+                     "in (remember `model.training` before switching), do not assume eval")
+            fail(f"`{name}`: the model came with its submodules in different modes (the top level in eval, a "
+                 "batch-norm layer and the last linear layer in training mode), and they did not all leave in "
+                 "the mode they came in. model.train(flag) sets every submodule to the same mode: work on a copy "
+                 "(copy.deepcopy(model)), or record and restore each module's `training` flag")
         expected = _reference_accuracy(model, x, y, batch_size)
         batches = _train_mode_predictions(model, x, batch_size)
         per_batch = sum((p == y[i * batch_size:(i + 1) * batch_size]).double().mean().item()
@@ -259,8 +311,14 @@ def train_mode_accuracy(candidate) -> None:
         if len(full) < len(batches):
             mistakes.append((sum(full) / (len(full) * batch_size),
                              "you dropped the last, smaller batch; every sample must be evaluated"))
+        if abs(value - expected) > 1e-6 and all(abs(value - w) > 1e-6 for w, _ in mistakes):
+            again = expect_scalar(call(candidate, _arrive(model, how), x, y, batch_size, name=name), name)
+            if again != value:
+                fail(f"`{name}` gave two different accuracies for the same model and data ({value:.4f}, "
+                     f"{again:.4f}): feed the samples in the given order, in consecutive batches (no shuffling, "
+                     "no random sampling)")
         diagnose(value, expected, name, atol=1e-6, rtol=0, mistakes=mistakes,
-                 context=f"for batch_size={batch_size}")
+                 context=f"for batch_size={batch_size} (model arriving in {how} mode)")
     passed(name, "training-mode accuracy, batch by batch, with the model untouched")
 
 

@@ -27,9 +27,17 @@ def _labels(n: int, k: int, seed: int) -> torch.Tensor:
 def smooth_labels(candidate) -> None:
     """``candidate(y, num_classes, eps) -> (N, K)`` float tensor :math:`(1 - \\varepsilon) e_y + \\varepsilon / K`."""
     name = "smooth_labels"
-    for n, k, eps, seed in [(12, 10, 0.1, 0), (7, 4, 0.3, 1), (5, 3, 0.0, 2), (6, 5, 1.0, 3)]:
+    for n, k, eps, seed in [(12, 10, 0.1, 0), (7, 4, 0.3, 1), (5, 3, 0.0, 2), (6, 5, 1.0, 3), (9, 6, 0.2, 4)]:
         y = _labels(n, k, seed)
+        if seed == 4:
+            y = y % (k - 2)  # a batch without the two top classes: K must come from num_classes, not from y
+        else:
+            y[0] = k - 1
         out = call(candidate, y, k, eps, name=name)
+        if isinstance(out, torch.Tensor) and out.dim() == 2 and out.shape[1] == int(y.max()) + 1 < k:
+            fail(f"`{name}` returned {out.shape[1]} columns for num_classes={k}: you took the number of classes "
+                 "from the labels (F.one_hot(y) or y.max() + 1); a batch need not contain the top class, so use "
+                 "num_classes")
         out = expect_tensor(out, name, shape=(n, k))
         if not torch.is_floating_point(out):
             fail(f"`{name}` returned an integer tensor ({out.dtype}); targets are probabilities: convert the "
@@ -51,9 +59,13 @@ def smooth_labels(candidate) -> None:
             (onehot, "the result is the plain one-hot target: ε was not applied"),
             ((1 - eps) * onehot + eps,
              "the uniform part must be ε/K per class, not ε (divide by the number of classes)"),
+            ((1 - eps + eps / k) * onehot,
+             "the wrong classes get 0: the uniform part ε/K goes to every class, not only the true one"),
+            ((1 - eps) * onehot + eps / (int(y.max()) + 1),
+             "you divided ε by the number of classes seen in the labels (y.max() + 1); a batch need not contain "
+             "the top class: divide by num_classes"),
         ]
-        if eps in (0.0, 1.0):
-            mistakes = [m for m in mistakes if not torch.allclose(m[0], expected)]
+        mistakes = [m for m in mistakes if not torch.allclose(m[0], expected)]
         diagnose(out, expected, name, mistakes=mistakes, context=f"for K={k}, ε={eps}")
     passed(name, "(1 − ε)·one_hot + ε/K, rows summing to 1")
 
@@ -98,6 +110,36 @@ def _ece_variant(probs, y, n_bins, *, weighted=True, empty_as_zero=False, signed
     return float((weights * terms).sum()) if weighted else float(terms.mean())
 
 
+def _edge_case():
+    """Rows whose confidences (0.375, 0.5, 0.625, 0.75, 0.875, 1) lie exactly on the edges of 4 and 8 bins."""
+    rows = [([1.0, 0.0, 0.0, 0.0], 1), ([0.0, 0.75, 0.25, 0.0], 0), ([0.5, 0.25, 0.125, 0.125], 0),
+            ([0.125, 0.25, 0.625, 0.0], 2), ([0.125, 0.0, 0.0, 0.875], 2), ([0.3125, 0.3125, 0.0, 0.375], 0),
+            ([0.0, 0.0, 1.0, 0.0], 0), ([0.25, 0.5, 0.25, 0.0], 1)]
+    # with 4 bins the right rule and the mistaken rules of _ece_edges give five different values
+    return (torch.tensor([r for r, _ in rows], dtype=torch.float64), torch.tensor([t for _, t in rows]))
+
+
+def _ece_edges(probs, y, n_bins, rule):
+    """ECE with a mistaken rule for confidences on the bin edges."""
+    conf, pred = probs.max(1)
+    correct = (pred == y).double()
+    scaled = conf * n_bins
+    if rule == "left":
+        idx = scaled.floor().long().clamp(0, n_bins - 1)
+    elif rule == "left_drop_one":
+        idx = scaled.floor().long()
+    elif rule == "drop_one":
+        idx = torch.where(conf >= 1, n_bins, _bins(conf, n_bins))
+    else:  # open intervals: an edge value belongs to no bin
+        idx = torch.where(scaled == scaled.round(), n_bins, scaled.floor().long())
+    total = 0.0
+    for b in range(n_bins):
+        mask = idx == b
+        if mask.any():
+            total += mask.double().mean().item() * abs(correct[mask].mean().item() - conf[mask].mean().item())
+    return total
+
+
 def expected_calibration_error(candidate) -> None:
     """``candidate(probs, y, n_bins=15) -> float``, equation (4) of chapter 09."""
     name = "expected_calibration_error"
@@ -132,18 +174,34 @@ def expected_calibration_error(candidate) -> None:
             mistakes.pop()
         diagnose(torch.tensor(out), torch.tensor(expected), name, atol=1e-6, rtol=1e-5, mistakes=mistakes,
                  context=f"for n_bins={n_bins}")
-    # a confidence of exactly 1 belongs to the last bin
-    probs = torch.tensor([[1.0, 0.0, 0.0], [0.2, 0.72, 0.08], [0.04, 0.03, 0.93]], dtype=torch.float64)
-    y = torch.tensor([0, 2, 2])
-    try:
-        out = expect_scalar(call(candidate, probs, y, 10, name=name), name)
-    except AssertionError as err:
-        if "IndexError" in str(err) or "out of bounds" in str(err):
-            fail(f"`{name}`: a confidence of exactly 1.0 falls outside the last bin (index n_bins); the bins are "
-                 "(0, 1/M], ..., ((M−1)/M, 1]: clip the bin index to n_bins − 1")
-        raise
-    diagnose(torch.tensor(out), torch.tensor(ref_metrics.expected_calibration_error(probs, y, 10)), name,
-             atol=1e-6, context="when one confidence is exactly 1")
+    # confidences exactly on bin edges (dyadic, so every way of computing the edges agrees) and exactly 1:
+    # the bins are (lo, hi], the last one includes 1
+    probs, y = _edge_case()
+    for n_bins in (4, 8):
+        try:
+            out = expect_scalar(call(candidate, probs, y, n_bins, name=name), name)
+        except AssertionError as err:
+            if "IndexError" in str(err) or "out of bounds" in str(err):
+                fail(f"`{name}`: a confidence of exactly 1.0 falls outside the last bin (index n_bins); the bins are "
+                     "(0, 1/M], ..., ((M−1)/M, 1]: clip the bin index to n_bins − 1")
+            raise
+        diagnose(torch.tensor(out), torch.tensor(ref_metrics.expected_calibration_error(probs, y, n_bins)), name,
+                 atol=1e-6, rtol=1e-5, context=f"for confidences exactly on the bin edges (n_bins={n_bins})",
+                 mistakes=[
+                     (torch.tensor(_ece_edges(probs, y, n_bins, "left")),
+                      "a confidence exactly on an edge b/M went into the bin above it: the bins are (lo, hi], "
+                      "closed on the right, so conf = b/M belongs to bin b (use ceil(conf·M) − 1, or "
+                      "lo < conf <= hi), and a confidence of exactly 1 to the last bin"),
+                     (torch.tensor(_ece_edges(probs, y, n_bins, "left_drop_one")),
+                      "a confidence exactly on an edge b/M went into the bin above it, and a confidence of exactly "
+                      "1 into no bin at all: the bins are (lo, hi], closed on the right (use ceil(conf·M) − 1, or "
+                      "lo < conf <= hi)"),
+                     (torch.tensor(_ece_edges(probs, y, n_bins, "open")),
+                      "confidences exactly on a bin edge were left out of every bin (lo < conf < hi): the bins are "
+                      "(lo, hi], closed on the right"),
+                     (torch.tensor(_ece_edges(probs, y, n_bins, "drop_one")),
+                      "a confidence of exactly 1 was left out: it belongs to the last bin, ((M−1)/M, 1]"),
+                 ])
     passed(name, "bin-weighted |accuracy − confidence| over equal-width bins")
 
 
@@ -154,10 +212,12 @@ def mixup_batch(candidate) -> None:
     """``candidate(x, y, lam, perm, num_classes) -> (x_mix, y_mix)``, equation (5) of chapter 09."""
     name = "mixup_batch"
     g = torch.Generator().manual_seed(0)
-    for n, k, lam, shape in [(8, 5, 0.3, (40,)), (6, 3, 0.8, (2, 7))]:
+    for n, k, lam, shape in [(8, 5, 0.3, (40,)), (6, 3, 0.8, (2, 7)), (7, 6, 0.65, (5,))]:
         x = torch.randn(n, *shape, generator=g)
         y = torch.randint(0, k, (n,), generator=g)
         y[0], y[1] = 0, k - 1  # at least two classes
+        if k == 6:
+            y = y % 4  # a batch without the two top classes: K must come from num_classes
         perm = torch.roll(torch.arange(n), 1)  # i -> i - 1, not its own inverse
         perm = perm[torch.randperm(n, generator=g)]
         while torch.equal(perm[perm], torch.arange(n)):  # avoid permutations that are their own inverse
@@ -170,6 +230,10 @@ def mixup_batch(candidate) -> None:
         if isinstance(y_mix, torch.Tensor) and tuple(y_mix.shape) == (n,):
             fail(f"`{name}`: y_mix has shape ({n},): you mixed the class *indices*; turn the labels into one-hot "
                  f"rows first, so that y_mix holds soft labels of shape (N, num_classes) = ({n}, {k})")
+        if isinstance(y_mix, torch.Tensor) and y_mix.dim() == 2 and y_mix.shape[1] == int(y.max()) + 1 < k:
+            fail(f"`{name}`: y_mix has {y_mix.shape[1]} columns for num_classes={k}: you took the number of "
+                 "classes from the labels (F.one_hot(y) or y.max() + 1); a batch need not contain the top class, "
+                 "so pass num_classes to F.one_hot")
         y_mix = expect_tensor(y_mix, name + " (y_mix)", shape=(n, k))
         inv = torch.argsort(perm)
         onehot = F.one_hot(y, k).double()

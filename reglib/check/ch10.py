@@ -22,10 +22,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import ensembles as ref
-from ._core import call, diagnose, expect_scalar, expect_tensor, fail, hash_answer, passed, register_answers
+from ._core import (call, diagnose, expect_binomial_spread, expect_scalar, expect_tensor, fail, hash_answer, passed,
+                    register_answers, tolerance)
 
 __all__ = ["average_probabilities", "ambiguity_decomposition", "drop_path_forward", "l2_sp_penalty",
            "seed_ensemble_experiment"]
+
+
+#: float64 tolerances that accept legitimate alternatives (PyTorch's own ops, a float32 intermediate step)
+_ATOL, _RTOL = tolerance(torch.float64)
 
 
 def _gen(seed: int) -> torch.Generator:
@@ -76,6 +81,17 @@ def average_probabilities(candidate) -> None:
         if m == 1:
             mistakes = [mk for mk in mistakes if not torch.allclose(mk[0], expected)]
         diagnose(out, expected, name, mistakes=mistakes, context=f"for M={m} members")
+    # confident members: logits of a few hundred overflow exp() in float32 (and a thousand in float64)
+    for dtype, scale in ((torch.float32, 100.0), (torch.float64, 1000.0)):
+        logits = scale * _member_logits(4, 9, 5, 3, dtype) / 3.0
+        out = call(candidate, logits, name=name)
+        if isinstance(out, torch.Tensor) and out.is_floating_point() and not torch.isfinite(out).all():
+            fail(f"`{name}` returned NaN or inf for large logits (up to {logits.abs().max().item():.0f}): "
+                 "exp(z) overflows. Subtract each row's maximum before exponentiating, or use torch.softmax, "
+                 "which does")
+        out = expect_tensor(out, name, shape=(9, 5), dtype=dtype)
+        diagnose(out, torch.softmax(logits.double(), -1).mean(0), name,
+                 context=f"for large logits (up to {logits.abs().max().item():.0f}, {str(dtype)[6:]})")
     passed(name, "the mean of the members' softmax probabilities, rows summing to 1")
 
 
@@ -112,9 +128,17 @@ def ambiguity_decomposition(candidate) -> None:
     squared distance summed over the K classes (the Brier score), the last two also averaged over members.
     """
     name = "ambiguity_decomposition"
-    for m, n, k, seed in [(5, 60, 10, 0), (3, 9, 4, 1)]:
+    for m, n, k, seed in [(5, 60, 10, 0), (3, 9, 4, 1), (4, 12, 6, 2)]:
         probs, y = _member_probs(m, n, k, seed)
-        out = _three(call(candidate, probs, y, name=name), name, n)
+        if seed == 2:
+            y = y % (k - 2)  # no input of the two top classes: K comes from member_probs, not from y
+        try:
+            out = _three(call(candidate, probs, y, name=name), name, n)
+        except AssertionError as err:
+            if seed == 2 and "RuntimeError" in str(err) and "size" in str(err):
+                fail(f"`{name}` failed when no input belongs to the top classes: F.one_hot(y) makes y.max() + 1 "
+                     "columns; pass the number of classes, member_probs.shape[-1]")
+            raise
         ref_dec = ref.ambiguity_decomposition(probs, y)
         expected = (ref_dec["ensemble_error"], ref_dec["member_error"], ref_dec["ambiguity"])
         onehot = F.one_hot(y, k).double()
@@ -158,7 +182,7 @@ def ambiguity_decomposition(candidate) -> None:
         }
         for label, value, exp in zip(labels, out, expected):
             diagnose(torch.tensor(value), torch.tensor(exp), f"{name} ({label})", mistakes=specific[label],
-                     atol=1e-8, rtol=1e-6, context=f"for M={m}, K={k}")
+                     atol=_ATOL, rtol=_RTOL, context=f"for M={m}, K={k}")
     passed(name, "ensemble error = mean member error − ambiguity, for every input")
 
 
@@ -263,6 +287,21 @@ def drop_path_forward(candidate) -> None:
     if isinstance(first, torch.Tensor) and isinstance(second, torch.Tensor) and torch.equal(first, second):
         fail(f"`{name}`: two calls gave the same mask; draw a fresh mask on every call (do not seed inside the "
              "function)")
+    # independent draws: the number of dropped samples varies from call to call like Binomial(N, p). A fixed
+    # count (exactly round(p·N) dropped, e.g. with randperm) has no spread at all; the χ² test on 30 calls
+    # has a false-alarm rate of FALSE_ALARM (1e-5) for a correct function
+    x = _branch((40, 3), seed=4)
+    counts = []
+    for _ in range(30):
+        out = expect_tensor(call(candidate, x, 0.5, name=name), name, shape=x.shape, dtype=x.dtype)
+        counts.append(int((out.detach() == 0).all(1).sum()))
+    expect_binomial_spread(
+        counts, 40, 0.5,
+        f"`{name}`: the number of dropped samples hardly varies from call to call ({sorted(set(counts))} of 40 "
+        "with p = 0.5): you dropped a fixed count. Each sample is dropped independently with probability p "
+        "(compare torch.rand(N, 1, ...) with p), so the count itself is random, Binomial(N, p)",
+        f"`{name}`: the number of dropped samples varies far more than Binomial(40, 0.5) allows ({counts}): the "
+        "samples of one call are not dropped independently; draw one Bernoulli value per sample")
     x64 = _branch((50, 3), seed=2, dtype=torch.float64)
     expect_tensor(call(candidate, x64, 0.5, name=name), name, shape=x64.shape, dtype=torch.float64)
     out = expect_tensor(call(candidate, x, 0.3, training=False, name=name), name + " (training=False)",
@@ -298,8 +337,10 @@ def _transfer_case(dtype=torch.float64):
     """A fine-tuning model (body + a new 3-class head) and the pre-trained body's weights (w⁰ ≠ w)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(4)
-        model = nn.Sequential(OrderedDict(body1=nn.Linear(6, 8), act=nn.ReLU(), body2=nn.Linear(8, 8),
-                                          act2=nn.ReLU(), head=nn.Linear(8, 3))).to(dtype)
+        model = nn.Sequential(OrderedDict(body1=nn.Linear(6, 8), bn=nn.BatchNorm1d(8), act=nn.ReLU(),
+                                          body2=nn.Linear(8, 8), act2=nn.ReLU(), head=nn.Linear(8, 3))).to(dtype)
+        model.bn.running_mean.normal_()  # buffers that differ from the reference's entries for them
+        model.bn.running_var.uniform_(0.5, 2.0)
         reference = {name: (w.detach() + 0.3 * torch.randn(w.shape, dtype=dtype)).clone()
                      for name, w in model.named_parameters() if not name.startswith("head")}
     return model, reference
@@ -329,7 +370,7 @@ def l2_sp_penalty(candidate) -> None:
     w2_body = sum(params[k].detach().square().sum() for k in body)
     w2_head = sum(params[k].detach().square().sum() for k in head)
     expected = lam / 2 * diff2
-    diagnose(out.reshape(()), expected, name, atol=1e-8, rtol=1e-6, mistakes=[
+    diagnose(out.reshape(()), expected, name, atol=_ATOL, rtol=_RTOL, mistakes=[
         (lam / 2 * w2_body, "penalising toward zero instead of the pre-trained weights: L2-SP is λ/2 · ‖w − w⁰‖², "
                             "centred at w⁰ = reference[name]; λ/2 · ‖w‖² is plain L2, which drags the "
                             "pre-trained weights toward a network that knows nothing"),
@@ -356,6 +397,8 @@ def l2_sp_penalty(candidate) -> None:
         (lam / 2 * (params[body[-1]].detach() - reference[body[-1]]).square().sum(),
          "only the last tensor was counted (is `total = ...` overwritten in the loop instead of added to?)"),
         (lam ** 2 / 2 * diff2, "λ appears squared; the penalty is linear in λ"),
+        (lam / 2 * sum((params[k].detach().square() - reference[k].square()).sum() for k in body),
+         "you subtracted the squares, w² − (w⁰)²; square the difference instead: (w − w⁰)²"),
     ])
     if not out.requires_grad:
         fail(f"`{name}`'s result is not connected to the weights (requires_grad is False): avoid `.detach()`, "
@@ -368,9 +411,25 @@ def l2_sp_penalty(candidate) -> None:
             fail(f"`{name}`: the gradient for `{k}` is not λ(w − w⁰)" + (" (it should be 0: the head is not "
                                                                         "penalised)" if k not in reference else "")
                  + "; build the penalty from the parameters themselves with torch operations")
+    # the reference is a dict: its entries are found by name, in whatever order they come
+    by_name = (f"`{name}`: with the entries of `reference` in another order the result changed (or failed): look "
+               "each parameter up by its name, reference[name] from model.named_parameters(), instead of pairing "
+               "model.parameters() with reference.values() by position")
+    shuffled = dict(reversed(list(reference.items())))
+    try:
+        out_r = call(candidate, model, shuffled, lam, name=name)
+    except AssertionError as err:
+        if "RuntimeError" in str(err) or "KeyError" in str(err):
+            fail(by_name)
+        raise
+    out_r = expect_tensor(out_r, name + " (reference in another order)")
+    if out_r.numel() != 1 or not torch.allclose(out_r.detach().reshape(()).double(), expected, rtol=_RTOL, atol=_ATOL):
+        fail(by_name)
     # extra entries in the reference (the old head, buffers) are ignored; lam = 0 gives 0
     extended = dict(reference, **{"old_head.weight": torch.zeros(10, 8, dtype=torch.float64),
-                                  "body1.running_mean": torch.zeros(8, dtype=torch.float64)})
+                                  "body1.running_mean": torch.zeros(8, dtype=torch.float64),
+                                  "bn.running_mean": torch.zeros(8, dtype=torch.float64),
+                                  "bn.running_var": torch.ones(8, dtype=torch.float64)})
     extra_hint = (f"`{name}`: with extra entries in `reference` that are not parameters of the model (an old head, "
                   "buffers) the result changed; loop over model.named_parameters() and look each name up in "
                   "`reference`, skipping names it does not have")
@@ -382,6 +441,13 @@ def l2_sp_penalty(candidate) -> None:
         raise
     out2 = expect_tensor(out2, name + " (reference with extra entries)")
     if out2.numel() != 1 or not torch.allclose(out2.detach().reshape(()).double(), expected, rtol=1e-6, atol=1e-8):
+        buffers = sum((b.double() - extended[k]).square().sum() for k, b in model.named_buffers() if k in extended
+                      and b.is_floating_point())
+        if out2.numel() == 1 and torch.allclose(out2.detach().reshape(()).double(), expected + lam / 2 * buffers,
+                                                rtol=1e-6, atol=1e-8):
+            fail(f"`{name}`: you penalised the model's buffers too (batch norm's running_mean and running_var, "
+                 "from state_dict() or named_buffers()); L2-SP is over the parameters only: loop over "
+                 "model.named_parameters()")
         fail(extra_hint)
     zero = expect_tensor(call(candidate, model, reference, 0.0, name=name), name + " (lam=0)")
     if zero.numel() != 1 or abs(float(zero.detach().reshape(()))) > 1e-12:

@@ -5,20 +5,23 @@ from __future__ import annotations
 import torch
 
 from ..optim import Adam
-from ._core import call, diagnose, expect_tensor, fail, hash_answer, passed, register_answers
+from ._core import call, diagnose, expect_tensor, fail, hash_answer, passed, register_answers, tolerance
 
 __all__ = ["adam_step", "sam_step", "modified_loss_gradient", "decay_experiment",
            "decay_experiment_problem"]
 
 _BETAS = (0.9, 0.999)
 _EPS = 1e-8
+#: float64 tolerances for SAM and the modified loss: accept legitimate alternatives (torch.func, an eps in the
+#: norm, a float32 intermediate step). Adam keeps tighter ones: its moments are tiny numbers.
+_ATOL, _RTOL = tolerance(torch.float64)
 
 
 # --------------------------------------------------------------------------- task 1: one Adam step
 
 
 def _adam_reference(theta, grad, m, v, t, lr, lam, decoupled, betas=_BETAS, eps=_EPS, *, bias1=True, bias2=True,
-                    eps_inside=False, decay_lr=True, decay_after=False, skip_decay=False):
+                    eps_inside=False, decay_lr=True, decay_after=False, skip_decay=False, t_shift=0, v_raw=False):
     """Eq. (2)/(3) of chapter 11, with switches that reproduce the usual mistakes."""
     b1, b2 = betas
     g = grad
@@ -27,7 +30,8 @@ def _adam_reference(theta, grad, m, v, t, lr, lam, decoupled, betas=_BETAS, eps=
     if not skip_decay and decoupled and not decay_after:
         theta = theta * (1 - (lr * lam if decay_lr else lam))
     m_new = b1 * m + (1 - b1) * g
-    v_new = b2 * v + (1 - b2) * g * g
+    v_new = b2 * v + (1 - b2) * (grad * grad if v_raw else g * g)
+    t = t + t_shift
     m_hat = m_new / (1 - b1 ** t) if bias1 else m_new
     v_hat = v_new / (1 - b2 ** t) if bias2 else v_new
     denom = (v_hat + eps).sqrt() if eps_inside else v_hat.sqrt() + eps
@@ -45,23 +49,44 @@ def _adam_cases():
     m = torch.randn(6, generator=gen, dtype=torch.float64) * scale * 0.5
     v = (torch.randn(6, generator=gen, dtype=torch.float64) * scale) ** 2 * 0.3
     zeros = torch.zeros(6, dtype=torch.float64)
-    # (theta, grad, m, v, t, lr, lam): a first step from zero moments, then a later step with real moments
-    return [(theta, grad, zeros, zeros, 1, 0.1, 0.3), (theta, grad, m, v, 4, 0.05, 0.5)]
+    # (theta, grad, m, v, t, lr, lam, betas, eps): a first step from zero moments, a later step with real
+    # moments, and one with non-default betas and an eps large enough to matter (passed by keyword)
+    return [(theta, grad, zeros, zeros, 1, 0.1, 0.3, None, None), (theta, grad, m, v, 4, 0.05, 0.5, None, None),
+            (theta, grad, m, v, 3, 0.02, 0.4, (0.8, 0.99), 1e-3)]
 
 
 def adam_step(candidate) -> None:
     """``candidate(theta, grad, m, v, t, lr, lam, decoupled) -> (theta, m, v)``: eq. (2) or eq. (3)."""
     name = "adam_step"
     for decoupled in (False, True):
-        for theta, grad, m, v, t, lr, lam in _adam_cases():
-            out = call(candidate, theta, grad, m, v, t, lr, lam, decoupled, name=name)
+        for theta, grad, m, v, t, lr, lam, betas, eps in _adam_cases():
+            extra = {} if betas is None else {"betas": betas, "eps": eps}
+            out = call(candidate, theta, grad, m, v, t, lr, lam, decoupled, name=name, **extra)
             if not isinstance(out, (tuple, list)) or len(out) != 3:
                 fail(f"`{name}` should return three tensors (theta, m, v), got {type(out).__name__}")
+            if t == 1 and isinstance(out[0], torch.Tensor) and out[0].is_floating_point() \
+                    and not torch.isfinite(out[0]).all():
+                fail(f"`{name}` returned NaN or inf on the first step (t=1): 1 − βᵗ is 0 only for t = 0. t is "
+                     "already the number of the step being taken, so divide by 1 − β₁ᵗ and 1 − β₂ᵗ, not by "
+                     "1 − β^(t − 1)")
             new_theta, new_m, new_v = (expect_tensor(o, name, shape=theta.shape) for o in out)
-            args = (theta, grad, m, v, t, lr, lam, decoupled)
+            betas, eps = betas or _BETAS, eps or _EPS
+            args = (theta, grad, m, v, t, lr, lam, decoupled, betas, eps)
             exp_theta, exp_m, exp_v = _adam_reference(*args)
-            other = _adam_reference(theta, grad, m, v, t, lr, lam, not decoupled)
-            ctx = f"for decoupled={decoupled}, t={t}"
+            other = _adam_reference(theta, grad, m, v, t, lr, lam, not decoupled, betas, eps)
+            ctx = f"for decoupled={decoupled}, t={t}" + (f", betas={betas}, eps={eps}" if extra else "")
+            defaults = (theta, grad, m, v, t, lr, lam, decoupled)
+            if extra and not torch.allclose(new_theta.double(), exp_theta, atol=1e-10, rtol=1e-8):
+                for wrong, hint in [
+                    (_adam_reference(*defaults), "your function ignores its betas and eps arguments (it behaves as "
+                                                 "if betas=(0.9, 0.999), eps=1e-8); use the values passed in"),
+                    (_adam_reference(*defaults, eps=eps), "your function ignores its betas argument (it behaves as "
+                                                          "if betas=(0.9, 0.999)); use the betas passed in"),
+                    (_adam_reference(*defaults, betas=betas), "your function ignores its eps argument (it behaves "
+                                                              "as if eps=1e-8); use the eps passed in"),
+                ]:
+                    if torch.allclose(new_theta.double(), wrong[0], atol=1e-10, rtol=1e-8):
+                        fail(f"`{name}` ({ctx}): {hint}")
             wrong_form = ("the decay term went through the moments: that is Adam + L2 (coupled). With decoupled=True "
                           "the moments see only grad, and the weights shrink directly, θ ← (1 − lr·λ)θ"
                           if decoupled else
@@ -76,7 +101,17 @@ def adam_step(candidate) -> None:
                 (_adam_reference(*args, eps_inside=True)[0],
                  "ε is inside the square root; Adam divides by √v̂ + ε"),
                 (_adam_reference(*args, skip_decay=True)[0], "no weight decay at all: λ must act on the weights"),
+                (_adam_reference(*args, t_shift=1)[0],
+                 "the bias correction used t + 1: t is already the number of the step being taken (1 for the "
+                 "first), so divide by 1 − β₁ᵗ and 1 − β₂ᵗ"),
+                (_adam_reference(*args, t_shift=-1)[0] if t > 1 else None,
+                 "the bias correction used t − 1: t is already the number of the step being taken (1 for the "
+                 "first), so divide by 1 − β₁ᵗ and 1 − β₂ᵗ"),
             ]
+            if not decoupled:
+                mistakes.append((_adam_reference(*args, v_raw=True)[0],
+                                 "v was updated with the raw gradient: with decoupled=False the L2 term is part of "
+                                 "the gradient, g = grad + λθ, and both m and v use that g"))
             if decoupled:
                 mistakes += [
                     (_adam_reference(*args, decay_lr=False)[0],
@@ -90,18 +125,22 @@ def adam_step(candidate) -> None:
                 fail(f"`{name}`: m was returned unchanged: update it, m ← β₁m + (1 − β₁)g")
             if torch.allclose(new_v.double(), v) and not torch.allclose(exp_v, v):
                 fail(f"`{name}`: v was returned unchanged: update it, v ← β₂v + (1 − β₂)g²")
-            if torch.allclose(new_v.double(), _BETAS[1] * v + (1 - _BETAS[1]) * g_used.abs(), rtol=1e-8, atol=1e-14):
+            if torch.allclose(new_v.double(), betas[1] * v + (1 - betas[1]) * g_used.abs(), rtol=1e-8, atol=1e-14):
                 fail(f"`{name}`: v averages the *squared* gradient, g², not |g|")
             diagnose(new_theta, exp_theta, name + " (theta)", atol=1e-10, rtol=1e-8, context=ctx, mistakes=mistakes)
+            hats = "you returned the bias-corrected moments m̂ and v̂; return the raw moments m and v (the next step " \
+                   "corrects them again with its own t)"
             diagnose(new_m, exp_m, name + " (m)", atol=1e-12, rtol=1e-8, context=ctx, mistakes=[
                 (m, "m was returned unchanged: update it, m ← β₁m + (1 − β₁)g"),
                 (other[1], wrong_form),
+                (exp_m / (1 - betas[0] ** t), hats),
             ])
             diagnose(new_v, exp_v, name + " (v)", atol=1e-14, rtol=1e-8, context=ctx, mistakes=[
                 (v, "v was returned unchanged: update it, v ← β₂v + (1 − β₂)g²"),
                 (other[2], wrong_form),
-                (_BETAS[1] * v + (1 - _BETAS[1]) * (grad + (0 if decoupled else lam * theta)).abs(),
+                (betas[1] * v + (1 - betas[1]) * (grad + (0 if decoupled else lam * theta)).abs(),
                  "v averages the *squared* gradient, g², not |g|"),
+                (exp_v / (1 - betas[1] ** t), hats),
             ])
     passed(name, "coupled = torch.optim.Adam, decoupled = torch.optim.AdamW")
 
@@ -123,10 +162,14 @@ def _sam_params():
 
 
 def _sam_reference(params, lr, rho, *, normalise=True, per_tensor=False, at_original=False, from_perturbed=False,
-                   sign=1.0):
+                   sign=1.0, sum_of_norms=False, squared_norm=False):
     g = _sam_grad_fn(params)
     if per_tensor:
         e = [rho * gi / gi.norm() for gi in g]
+    elif sum_of_norms:
+        e = [rho * gi / sum(gj.norm() for gj in g) for gi in g]
+    elif squared_norm:
+        e = [rho * gi / sum(gj.square().sum() for gj in g) for gi in g]
     else:
         norm = torch.cat([gi.flatten() for gi in g]).norm()
         e = [rho * gi / (norm if normalise else 1.0) for gi in g]
@@ -151,7 +194,7 @@ def sam_step(candidate) -> None:
         def wrong(**kw):
             return torch.cat([o.flatten() for o in _sam_reference(params, lr, rho, **kw)])
 
-        diagnose(flat, expected, name, atol=1e-10, rtol=1e-8, context=f"for lr={lr}, rho={rho}", mistakes=[
+        diagnose(flat, expected, name, atol=_ATOL, rtol=_RTOL, context=f"for lr={lr}, rho={rho}", mistakes=[
             (wrong(normalise=False), "the perturbation is not normalised: ê = ρ·g/‖g‖, a step of length exactly ρ"),
             (wrong(per_tensor=True), "each tensor was normalised by its own norm; ‖g‖ is one norm over all parameters "
                                      "together"),
@@ -160,6 +203,9 @@ def sam_step(candidate) -> None:
             (wrong(from_perturbed=True), "the step starts from the perturbed weights; go back to θ and step from "
                                          "there: θ − lr·∇L(θ + ê)"),
             (wrong(sign=-1.0), "the perturbation points downhill; SAM ascends to the worst point nearby: θ + ρg/‖g‖"),
+            (wrong(sum_of_norms=True), "you added up the norms of the tensors; ‖g‖ is the norm of all entries "
+                                       "together, the square root of the sum of all squares"),
+            (wrong(squared_norm=True), "you divided by ‖g‖², the sum of squares, without the square root"),
         ])
     passed(name, "θ − lr · ∇L(θ + ρ g/‖g‖)")
 
@@ -178,6 +224,10 @@ def _mod_parts(theta):
     return g.detach(), hg.detach()
 
 
+def _mod_hvp(theta, vector):
+    return torch.autograd.functional.hvp(_mod_loss, theta.detach(), vector)[1].detach()
+
+
 def modified_loss_gradient(candidate) -> None:
     """``candidate(loss_fn, theta, lr) -> ∇L̃(θ) = ∇L + (lr/2) H ∇L``, eq. (6)."""
     name = "modified_loss_gradient"
@@ -185,13 +235,19 @@ def modified_loss_gradient(candidate) -> None:
     for lr in (0.1, 0.4):
         out = expect_tensor(call(candidate, _mod_loss, theta, lr, name=name), name, shape=theta.shape)
         g, hg = _mod_parts(theta)
-        diagnose(out.detach(), g + lr / 2 * hg, name, atol=1e-9, rtol=1e-7, context=f"for lr={lr}", mistakes=[
+        diagnose(out.detach(), g + lr / 2 * hg, name, atol=_ATOL, rtol=_RTOL, context=f"for lr={lr}", mistakes=[
             (g, "this is ∇L itself; the modified loss adds (lr/4)‖∇L‖², whose gradient is (lr/2)·H∇L"),
             (g + lr / 4 * hg, "the factor is lr/2, not lr/4: the gradient of ‖∇L‖² is 2H∇L"),
             (g + lr * hg, "the factor is lr/2: the gradient of (lr/4)‖∇L‖² is (lr/4)·2H∇L"),
             (g - lr / 2 * hg, "sign error: the modified loss *adds* (lr/4)‖∇L‖²"),
             (lr / 2 * hg, "only the correction term was returned; add ∇L"),
-        ])
+            (g + lr / 4 * hg / g.norm(), "you added (lr/4)‖∇L‖, the norm; the modified loss adds its square, "
+                                         "(lr/4)‖∇L‖² = (lr/4)·(grad ** 2).sum()"),
+            (g + lr / 4 * _mod_hvp(theta, torch.ones_like(theta)), "you added (lr/4)·Σ∇L, the sum of the gradient's "
+                                                                   "entries; the modified loss adds the sum of their "
+                                                                   "squares, (lr/4)·(grad ** 2).sum()"),
+        ] + [(g + other / 2 * hg, f"your function ignores its lr argument (it behaves as if lr={other}); use "
+                                  "the lr passed in") for other in (0.1, 0.4, 0.01, 0.001, 1.0) if other != lr])
     passed(name, "∇L + (lr/2)·H∇L")
 
 

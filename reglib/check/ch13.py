@@ -11,7 +11,8 @@ from scipy import stats
 from .. import tuning
 from ..data import make_linear_regression
 from ..linear import ridge
-from ._core import call, expect_array, expect_scalar, fail, hash_answer, passed, register_answers
+from ._core import (FALSE_ALARM, binomial_range, call, expect_array, expect_distribution, expect_scalar, fail,
+                    hash_answer, passed, register_answers)
 
 __all__ = ["sample_log_uniform", "select_best_config", "ridge_search_data", "ridge_search_outcome",
            "RIDGE_SEARCH_TRIALS"]
@@ -45,11 +46,27 @@ def sample_log_uniform(candidate) -> None:
         fail(f"`{name}`: only {below:.1%} of the draws fall below 1e-3, half of the decades of [1e-5, 1e-1]: "
              "this is uniform sampling instead of log-uniform. A uniform draw spends almost all trials on the "
              "largest decade; sample log(θ) uniformly (chapter 13, eq. (3))")
+    steps = np.diff(x)
+    if np.all(steps >= 0) or np.all(steps <= 0):
+        other = _draw(candidate, low, high, size, 1, name)
+        if np.array_equal(x, other):
+            fail(f"`{name}`: the values are an evenly spaced grid (np.geomspace / np.logspace), the same for every "
+                 "seed: a random search draws its values at random from `rng` (rng.uniform(...)), so that "
+                 "different seeds try different values")
+        fail(f"`{name}`: the draws come out sorted; return them in the order they were drawn, so that they are "
+             "independent draws (trial i must not depend on the others)")
     shares = np.histogram(np.log10(x), bins=np.arange(-5, 0))[0] / size
-    if np.abs(shares - 0.25).max() > 0.03 or stats.kstest(np.log(x), stats.uniform(math.log(low),
-                                                                                     math.log(high / low)).cdf).pvalue < 1e-3:
-        fail(f"`{name}`: the four decades of [1e-5, 1e-1] received shares {np.round(shares, 3)} of the draws; "
-             "a log-uniform distribution gives each decade the same share (0.25)")
+    # Kolmogorov–Smirnov test of log(x) against U[log low, log high), false-alarm rate FALSE_ALARM (1e-5)
+    expect_distribution(np.log(x), stats.uniform(math.log(low), math.log(high / low)).cdf,
+                        f"`{name}`: the four decades of [1e-5, 1e-1] received shares {np.round(shares, 3)} of the "
+                        "draws; a log-uniform distribution gives every stretch of log θ between log(low) and "
+                        "log(high) the same share (each decade 0.25), with no gaps or preferred values")
+    # independent draws in random order: Spearman's rank correlation with the position, |z| > 4.42 has
+    # probability FALSE_ALARM (1e-5) for independent draws
+    rho = stats.spearmanr(np.arange(size), x).statistic
+    if abs(rho) * math.sqrt(size - 1) > stats.norm.isf(FALSE_ALARM / 2):
+        fail(f"`{name}`: the draws trend with their position (rank correlation {rho:.3f}); return independent draws "
+             "in the order they were drawn")
     again = _draw(candidate, low, high, size, 0, name)
     other = _draw(candidate, low, high, size, 1, name)
     if not np.array_equal(x, again) or np.array_equal(x, other):
@@ -57,9 +74,11 @@ def sample_log_uniform(candidate) -> None:
              "that the same seed gives the same draws and another seed other draws; do not use np.random.* "
              "or a fixed seed inside the function")
     y = _draw(candidate, 1e-3, 1e3, 5000, 2, name)
-    if y.min() < 1e-3 * (1 - 1e-9) or y.max() > 1e3 * (1 + 1e-9) or abs(np.mean(y < 1.0) - 0.5) > 0.04:
-        fail(f"`{name}`(low=1e-3, high=1e3) does not give half of its draws below 1; use the low and high "
-             "arguments, not fixed bounds")
+    below = int(np.sum(y < 1.0))
+    lo_count, hi_count = binomial_range(5000, 0.5)  # false-alarm rate FALSE_ALARM
+    if y.min() < 1e-3 * (1 - 1e-9) or y.max() > 1e3 * (1 + 1e-9) or not lo_count <= below <= hi_count:
+        fail(f"`{name}`(low=1e-3, high=1e3) does not give half of its draws below 1 ({below} of 5000); use the low "
+             "and high arguments, not fixed bounds")
     passed(name, "each decade gets the same share of the draws")
 
 
@@ -67,50 +86,73 @@ def sample_log_uniform(candidate) -> None:
 
 
 def _records():
-    """Five result records whose best validation, test and training accuracies and worst validation
-    accuracy all belong to different entries."""
+    """Eight result records in which every selection rule of :data:`_RULES` picks a different entry."""
     rows = [  # name, train, val, test
-        ("A: no regularization", 1.00, 0.62, 0.61),
-        ("B: too much dropout", 0.66, 0.58, 0.60),
-        ("C: shift + label smoothing", 0.90, 0.77, 0.74),
-        ("D: shift only", 0.93, 0.75, 0.73),
-        ("E: shift + dropout", 0.84, 0.76, 0.76),
+        ("A: no regularization", 1.00, 0.62, 0.63),
+        ("B: too much dropout", 0.66, 0.60, 0.55),
+        ("C: shift + label smoothing", 0.90, 0.77, 0.72),
+        ("D: shift only", 0.93, 0.75, 0.74),
+        ("E: shift + dropout", 0.84, 0.70, 0.79),
+        ("F: label smoothing", 0.81, 0.76, 0.75),
+        ("G: weight decay", 0.60, 0.58, 0.61),
+        ("H: strong weight decay", 0.68, 0.67, 0.64),
     ]
     return [{"config": {"name": n}, "train_acc": tr, "val_acc": va, "test_acc": te} for n, tr, va, te in rows]
+
+
+#: (rule, hint) for the usual selection mistakes; each picks a different record of :func:`_records`, in
+#: every order, so a candidate is told a rule only if it picked what that rule picks in every order.
+_RULES = [
+    (lambda r: max(r, key=lambda q: q["test_acc"]),
+     "you selected by test accuracy: that is tuning on the test split, which makes the reported test score "
+     "optimistic (chapter 13, §2). Select on validation accuracy"),
+    (lambda r: max(r, key=lambda q: q["train_acc"]),
+     "you selected by training accuracy, which always favours the least regularized, memorising model. Select on "
+     "validation accuracy"),
+    (lambda r: min(r, key=lambda q: q["val_acc"]),
+     "you returned the record with the *lowest* validation accuracy (argmin instead of argmax): accuracy is "
+     "maximised, losses are minimised"),
+    (lambda r: min(r, key=lambda q: q["test_acc"]),
+     "you returned the lowest test accuracy; select the *highest validation* accuracy"),
+    (lambda r: min(r, key=lambda q: q["train_acc"] - q["val_acc"]),
+     "you selected the smallest gap between training and validation accuracy; a small gap is no merit in itself "
+     "(an underfitting model has none). Select the highest validation accuracy"),
+    (lambda r: max(r, key=lambda q: q["val_acc"] + q["test_acc"]),
+     "you combined validation and test accuracy; the test split must not influence the choice at all. Select on "
+     "validation accuracy alone"),
+    (lambda r: r[-1], "you returned the last record, whatever its accuracies; select the highest validation "
+                      "accuracy"),
+    (lambda r: r[0], "you returned the first record, whatever its accuracies; select the highest validation "
+                     "accuracy"),
+]
+
+_ORDERS = ([0, 1, 2, 3, 4, 5, 6, 7], [7, 6, 5, 4, 3, 2, 1, 0], [3, 0, 5, 7, 2, 6, 4, 1])
 
 
 def select_best_config(candidate) -> None:
     """``candidate(records) -> record``: the record with the highest validation accuracy."""
     name = "select_best_config"
-    for order in (slice(None), slice(None, None, -1)):
-        records = _records()[order]
+    picks, lists = [], []
+    for order in _ORDERS:
+        records = [_records()[i] for i in order]
         before = copy.deepcopy(records)
         out = call(candidate, records, name=name)
         if records != before:
             fail(f"`{name}` modified the list of records (sorted or edited it in place); leave the input as it is")
         if out is None:
             fail(f"`{name}` returned None (did you forget `return`?)")
-
-        def index_of(key, pick):
-            return pick(range(len(records)), key=lambda i: records[i][key])
-
-        expected = records[index_of("val_acc", max)]
+        picks.append(out)
+        lists.append(before)
+    for out, records in zip(picks, lists):
+        expected = max(records, key=lambda q: q["val_acc"])
         if out == expected:
             continue
         if out == expected["config"]:
             fail(f"`{name}` returned the configuration; return the whole record (the dict with its accuracies)")
-        for key, pick, hint in [
-            ("test_acc", max, "you selected by test accuracy: that is tuning on the test split, which makes the "
-                              "reported test score optimistic (chapter 13, §2). Select on validation accuracy"),
-            ("train_acc", max, "you selected by training accuracy, which always favours the least regularized, "
-                               "memorising model. Select on validation accuracy"),
-            ("val_acc", min, "you returned the record with the *lowest* validation accuracy (argmin instead of "
-                             "argmax): accuracy is maximised, losses are minimised"),
-            ("test_acc", min, "you returned the lowest test accuracy; select the *highest validation* accuracy"),
-        ]:
-            if out == records[index_of(key, pick)]:
+        for rule, hint in _RULES:
+            if all(p == rule(r) for p, r in zip(picks, lists)):
                 fail(f"`{name}`: {hint}")
-        fail(f"`{name}` returned {out!r}; expected the record with the highest val_acc")
+        fail(f"`{name}` returned {out!r}; expected the record with the highest val_acc, {expected!r}")
     passed(name, "selects on validation accuracy")
 
 
