@@ -11,7 +11,7 @@ from torch import nn
 
 from ._validate import check_choice, check_int, check_probability
 
-__all__ = ["LogisticRegression", "MLP", "CNN1d", "CNN2d", "ResidualMLP", "count_parameters"]
+__all__ = ["LogisticRegression", "MLP", "PaperMLP", "CNN1d", "CNN2d", "ResidualMLP", "count_parameters"]
 
 _ACTIVATIONS = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "gelu": nn.GELU}
 
@@ -87,6 +87,26 @@ class MLP(nn.Sequential):
             width = h
         layers.append(nn.Linear(width, num_classes))
         super().__init__(*layers)
+
+
+class PaperMLP(nn.Module):
+    """The MLP of the MNIST-1D paper's code (Greydanus 2020, ``MLPBase``), for the benchmark of chapter 00 §5.
+
+    ``h = relu(W1 x)``, then one residual block ``h = h + relu(W2 h)``, then the read-out ``W3 h``: 40 → 100 → 100
+    → 10 by default. The course's own :class:`MLP` has two plain hidden layers instead.
+    """
+
+    def __init__(self, in_features: int = 40, num_classes: int = 10, hidden: int = 100):
+        super().__init__()
+        check_int("hidden", hidden, 1)
+        self.inp = nn.Linear(check_int("in_features", in_features, 1), hidden)
+        self.block = nn.Linear(hidden, hidden)
+        self.out = nn.Linear(hidden, check_int("num_classes", num_classes, 2))
+
+    def forward(self, x):
+        h = torch.relu(self.inp(x))
+        h = h + torch.relu(self.block(h))
+        return self.out(h)
 
 
 class CNN1d(nn.Module):

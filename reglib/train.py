@@ -176,7 +176,7 @@ def fit(model: nn.Module, train, val=None, *, epochs: int = 100, batch_size: int
         optimizer="adam", lr: float = 1e-3, momentum: float = 0.0, weight_decay: float = 0.0,
         loss_fn=None, penalty=None, constraint=None, augment=None, early_stopping=None,
         monitor: str = "val_loss", eval_every: int = 1, eval_train: bool = True, max_steps: int | None = None,
-        seed: int = 0, device=None, progress=None) -> History:
+        shuffle: bool = True, seed: int = 0, device=None, progress=None) -> History:
     """Train ``model`` with mini-batch gradient descent and return its :class:`History`.
 
     Parameters
@@ -203,6 +203,9 @@ def fit(model: nn.Module, train, val=None, *, epochs: int = 100, batch_size: int
         Also measure accuracy on the whole training set at each evaluation (cheap for small data).
     max_steps : int, optional
         Stop after this many optimizer steps even mid-epoch.
+    shuffle : bool
+        Draw a new order of the training set every epoch (default); ``False`` takes the batches in the
+        stored order, epoch after epoch (the MNIST-1D paper's protocol, chapter 00 §5).
     seed : int
         Seeds shuffling, augmentation and torch's global generator (dropout masks).
     device : torch.device, optional
@@ -250,7 +253,7 @@ def fit(model: nn.Module, train, val=None, *, epochs: int = 100, batch_size: int
     try:
         for epoch in range(1, epochs + 1):
             model.train()
-            order = torch.randperm(n, generator=gen).to(device)
+            order = (torch.randperm(n, generator=gen) if shuffle else torch.arange(n)).to(device)
             for i in range(0, n, batch_size):
                 idx = order[i:i + batch_size]
                 xb, yb = x_train[idx], y_train[idx]

@@ -45,11 +45,21 @@ def test_mse():
 
 
 def test_bias_variance_decomposition_adds_up():
+    # expected_mse comes from other training sets, so this tests the decomposition (stable fits only)
     for degree in (1, 3):
         r = gen.bias_variance(degree, n_train=20, noise=0.3, n_datasets=300, seed=1)
         assert r["noise"] == pytest.approx(0.09)
         total = r["bias2"] + r["variance"] + r["noise"]
         assert abs(total - r["expected_mse"]) / r["expected_mse"] < 0.05
+
+
+def test_bias2_estimate_is_unbiased_where_the_plain_one_is_not():
+    """With K = 5 training sets, (mean prediction - f)^2 overstates bias^2 by Var/K; the estimate subtracts it."""
+    truth = gen.bias_variance(2, n_datasets=4000, seed=123)
+    small = [gen.bias_variance(2, n_datasets=5, seed=s) for s in range(300)]
+    estimate = np.mean([r["bias2"] for r in small])
+    plain = estimate + np.mean([r["variance"] for r in small]) / 5  # what the uncorrected formula gives
+    assert abs(estimate - truth["bias2"]) < 0.25 * truth["variance"] / 5 < plain - truth["bias2"]
     assert gen.bias_variance(1, n_datasets=50)["bias2"] > gen.bias_variance(4, n_datasets=50)["bias2"]
     with pytest.raises(ValueError, match="n_datasets"):
         gen.bias_variance(1, n_datasets=1)

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from reglib.models import CNN1d, CNN2d, MLP, LogisticRegression, ResidualMLP, count_parameters
+from reglib.models import CNN1d, CNN2d, MLP, LogisticRegression, PaperMLP, ResidualMLP, count_parameters
 
 
 
@@ -158,3 +158,34 @@ def test_models_backpropagate_to_every_parameter(make):
     model(_x(3, 40)).logsumexp(1).sum().backward()
     for name, p in model.named_parameters():
         assert p.grad is not None and torch.isfinite(p.grad).all(), name
+
+
+def test_paper_mlp_is_the_residual_mlpbase_of_the_mnist1d_code():
+    model = PaperMLP()
+    # Linear(40, 100), Linear(100, 100), Linear(100, 10)
+    assert count_parameters(model) == 40 * 100 + 100 + 100 * 100 + 100 + 100 * 10 + 10
+    x = _x(7, 40)
+    h = torch.relu(model.inp(x))
+    expected = model.out(h + torch.relu(model.block(h)))
+    torch.testing.assert_close(model(x), expected)
+    with pytest.raises(ValueError, match="hidden"):
+        PaperMLP(hidden=0)
+
+
+def test_cnn1d_is_the_convbase_of_the_mnist1d_code():
+    model = CNN1d()
+    assert [(c.in_channels, c.out_channels, c.kernel_size[0], c.stride[0], c.padding[0]) for c in model.convs] == \
+        [(1, 25, 5, 2, 1), (25, 25, 3, 2, 1), (25, 25, 3, 2, 1)]
+    assert model.linear.in_features == 125 and model.linear.out_features == 10
+
+
+def test_fit_without_shuffling_takes_batches_in_order():
+    from reglib.train import fit
+
+    seen = []
+    model = nn.Linear(1, 2)
+    model.register_forward_pre_hook(lambda mod, args: seen.append(args[0][:, 0].tolist()) if mod.training else None)
+    x = torch.arange(6.0).view(6, 1)
+    fit(model, (x, torch.zeros(6, dtype=torch.long)), epochs=2, batch_size=4, shuffle=False, eval_every=10,
+        eval_train=False, device="cpu", progress=False)
+    assert seen == [[0.0, 1.0, 2.0, 3.0], [4.0, 5.0], [0.0, 1.0, 2.0, 3.0], [4.0, 5.0]]
