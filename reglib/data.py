@@ -34,6 +34,7 @@ __all__ = [
     "make_polynomial_data",
     "make_correlated_regression",
     "make_linear_regression",
+    "make_modular_addition",
 ]
 
 _SPLIT_NAMES = ("train", "val", "test")
@@ -342,3 +343,38 @@ def make_linear_regression(n: int = 100, d: int = 20, noise: float = 0.5, seed: 
     X = rng.standard_normal((n, d)) * scales
     w = rng.standard_normal(d)
     return X, X @ w + noise * rng.standard_normal(n), w
+
+
+def make_modular_addition(p: int = 31, train_fraction: float = 0.5, seed: int = 0) -> Splits:
+    """All pairs (a, b) of residues mod ``p`` labelled (a + b) mod p, the task of Power et al. (2022) (chapter 14).
+
+    Inputs are the concatenated one-hot codes of a and b, shape (p², 2p), float32; labels int64 in [0, p).
+    A random ``train_fraction`` of the p² pairs (chosen with ``seed``) is the training split; the other
+    pairs are divided in half between validation and test.
+
+    Parameters
+    ----------
+    p : int
+        The modulus, in [3, 1000].
+    train_fraction : float
+        In (0, 1); at least one pair must be left for validation and one for test.
+    seed : int
+    """
+    p = check_int("p", p, 3, 1000)
+    train_fraction = check_range("train_fraction", train_fraction, 0.0, 1.0, low_open=True, high_open=True)
+    seed = check_int("seed", seed, 0, 2**32 - 1)
+    n = p * p
+    n_train = int(round(train_fraction * n))
+    if not 1 <= n_train <= n - 2:
+        raise ValueError(f"train_fraction must leave at least one pair for training and two for validation "
+                         f"and test, got {train_fraction} of {n} pairs")
+    a, b = torch.arange(p).repeat_interleave(p), torch.arange(p).repeat(p)
+    x = torch.cat([torch.nn.functional.one_hot(a, p), torch.nn.functional.one_hot(b, p)], dim=1).float()
+    y = (a + b) % p
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    n_val = (n - n_train) // 2
+    parts = (perm[:n_train].sort().values, perm[n_train:n_train + n_val].sort().values,
+             perm[n_train + n_val:].sort().values)
+    tensors = [t for idx in parts for t in (x[idx], y[idx])]
+    return Splits(*tensors, num_classes=p, name=f"(a + b) mod {p}",
+                  info={"p": p, "train_fraction": train_fraction, "seed": seed})
