@@ -391,13 +391,16 @@ def test_jupyterlab_renders_chapter_00(browser, jupyterlab):
         const title = panel.querySelector('.jp-MarkdownCell .jp-RenderedMarkdown h1');
         const code = panel.querySelector('.jp-CodeCell .cm-content');
         const img = panel.querySelector('.jp-OutputArea-output img');
+        const collapsed = panel.querySelectorAll('.jp-CodeCell .jp-InputPlaceholder').length;
         return {cells: cells.length, title: title ? title.textContent : null,
-                code: code ? code.textContent : null, image: img ? img.naturalWidth : 0};
+                code: code ? code.textContent : null, image: img ? img.naturalWidth : 0, collapsed: collapsed};
     """
     state = WebDriverWait(browser, 180, poll_frequency=0.5).until(
         lambda d: (s := d.execute_script(rendered)) and s["cells"] >= 5 and s["title"] and s["code"] and s)
     assert "Generalization and overfitting" in state["title"]
-    assert "google.colab" in state["code"]  # the first code cell, with its source shown
+    # the setup and import cells open collapsed (their source hidden); the first code shown is teaching code
+    assert state["collapsed"] >= 2, state
+    assert "load_mnist1d()" in state["code"] and "google.colab" not in state["code"], state["code"][:200]
     visible = browser.execute_script(
         "const r = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell').getBoundingClientRect();"
         "return r.width > 100 && r.height > 10;")
