@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import numbers
 import os
 import pickle
 import sys
@@ -11,7 +12,7 @@ import numpy as np
 
 from ._validate import check_int
 
-__all__ = ["over_seeds", "over_values", "stack_results", "parallel_map", "default_workers", "mean_std", "show_source",
+__all__ = ["sweep", "results_table", "over_seeds", "over_values", "stack_results", "parallel_map", "default_workers", "mean_std", "show_source",
            "SEEDS", "seeds"]
 
 
@@ -58,9 +59,66 @@ def over_seeds(run, seeds=SEEDS, *, parallel: bool = False) -> dict:
     return stack_results(parallel_map(run, seeds) if parallel else [run(seed) for seed in seeds])
 
 
+def _is_numeric(value) -> bool:
+    return isinstance(value, (numbers.Number, np.ndarray, np.generic)) or type(value).__name__ == "Tensor"
+
+
 def stack_results(results) -> dict:
-    """``{key: np.array over results}`` for a non-empty list of dicts with the same keys (one per run)."""
-    return {key: np.array([r[key] for r in results]) for key in results[0]}
+    """``{key: np.array over results}`` for a non-empty list of dicts with the same keys (one per run); a key
+    whose values are not numbers or arrays (a trained model, a training history) gets a list instead."""
+    return {key: _stack([r[key] for r in results]) for key in results[0]}
+
+
+def _stack(values: list):
+    """``np.array(values)`` when they are numbers, arrays or lists of numbers; else the list itself."""
+    if all(_is_numeric(v) or isinstance(v, (list, tuple)) for v in values):
+        try:
+            stacked = np.array(values)
+        except ValueError:  # ragged
+            return values
+        if stacked.dtype != object:
+            return stacked
+    return values
+
+
+def sweep(run, values, seeds=SEEDS, *, parallel: bool = True) -> dict:
+    """A sweep in one call: ``{value: {key: results over seeds}}`` of ``run(value, seed) -> dict`` for every
+    value and seed.
+
+    ``sweep(train, [0.0, 1e-3])[1e-3]["val_acc"]`` is the array of validation accuracies over the seeds;
+    entries that are not numbers (a model, a history) come back as lists in seed order, so
+    ``[...]["model"][0]`` is the first seed's network. For two knobs, make each value a tuple. The runs go
+    side by side on the CPU's cores (:func:`parallel_map`; ``parallel=False`` runs a loop with the same
+    numbers), so ``run`` must seed itself and return what it wants kept. Values must be hashable.
+    """
+    values, seeds = list(values), list(seeds)
+    if not values:
+        raise ValueError("values must contain at least one value, got none")
+    if not seeds:
+        raise ValueError("seeds must contain at least one seed, got none")
+    if len(set(values)) != len(values):
+        raise ValueError(f"values must be distinct, got {values!r}")
+    rows = _sweep(run, values, seeds, parallel)
+    return {value: stack_results(row) for value, row in zip(values, rows)}
+
+
+def results_table(results: dict, columns: dict, *, label: str = "value", marks: dict | None = None):
+    """A Markdown table with a row per key of ``results`` (``{row label: {key: values over seeds}}``, what
+    :func:`sweep` returns) and a column per entry of ``columns``: ``{header: key}`` shows mean ± std as a
+    percentage, ``{header: (key, fmt)}`` with the format ``fmt`` (``"{:.2f}"``). ``marks`` adds a note to
+    some rows' labels (``{best: " (chosen)"}``). Display it with ``display(...)`` or as a cell's last line."""
+    from IPython.display import Markdown
+
+    if not columns:
+        raise ValueError("columns must name at least one column, got none")
+    marks = marks or {}
+    specs = {header: spec if isinstance(spec, tuple) else (spec, "{:.1%}") for header, spec in columns.items()}
+    lines = ["| " + " | ".join([label, *specs]) + " |", "|" + "---|" * (len(specs) + 1)]
+    for row, values in results.items():
+        name = f"{row:g}" if isinstance(row, float) else str(row)
+        cells = [mean_std(values[key], fmt) for key, fmt in specs.values()]
+        lines.append("| " + " | ".join([name + marks.get(row, ""), *cells]) + " |")
+    return Markdown("\n".join(lines))
 
 
 def over_values(make_run, values, seeds=SEEDS, *, parallel: bool = False) -> dict:

@@ -130,3 +130,49 @@ def test_over_values_rejects_empty_values_and_seeds():
         over_values(lambda v: lambda s: {"x": s}, [])
     with pytest.raises(ValueError, match="seeds"):
         over_values(lambda v: lambda s: {"x": s}, [1], seeds=[])
+
+
+def test_sweep_is_one_call_for_a_knob_over_seeds_and_keeps_models_as_lists():
+    from reglib.experiment import sweep
+
+    def run(value, seed):
+        torch.manual_seed(seed)
+        model = torch.nn.Linear(2, 1)
+        return {"value": value, "seed": seed, "w": float(model.weight.sum()) * value, "model": model}
+
+    for parallel in (False, True):
+        out = sweep(run, [2.0, 5.0], seeds=(1, 3, 4), parallel=parallel)
+        assert list(out) == [2.0, 5.0]
+        assert out[5.0]["seed"].tolist() == [1, 3, 4] and out[5.0]["value"].tolist() == [5.0] * 3
+        assert isinstance(out[2.0]["model"], list) and len(out[2.0]["model"]) == 3
+        torch.manual_seed(3)
+        np.testing.assert_array_equal(out[2.0]["model"][1].weight.detach(), torch.nn.Linear(2, 1).weight.detach())
+    serial, forked = sweep(run, [2.0], seeds=(0, 1), parallel=False), sweep(run, [2.0], seeds=(0, 1))
+    np.testing.assert_array_equal(serial[2.0]["w"], forked[2.0]["w"])
+    tuples = sweep(lambda v, s: {"sum": v[0] + v[1] + s}, [(1, 2), (3, 4)], seeds=(0, 10), parallel=False)
+    assert tuples[(3, 4)]["sum"].tolist() == [7, 17]
+
+
+def test_sweep_rejects_empty_and_repeated_values_and_empty_seeds():
+    from reglib.experiment import sweep
+
+    with pytest.raises(ValueError, match="values"):
+        sweep(lambda v, s: {"x": 1}, [])
+    with pytest.raises(ValueError, match="values must be distinct"):
+        sweep(lambda v, s: {"x": 1}, [1, 1])
+    with pytest.raises(ValueError, match="seeds"):
+        sweep(lambda v, s: {"x": 1}, [1], seeds=[])
+
+
+def test_results_table_shows_mean_and_std_per_row_with_formats_and_marks():
+    from reglib.experiment import results_table
+
+    results = {0.0: {"acc": np.array([0.5, 0.7]), "loss": np.array([1.0, 3.0])},
+               1e-3: {"acc": np.array([0.8, 0.8]), "loss": np.array([2.0, 2.0])}}
+    table = results_table(results, {"accuracy": "acc", "loss": ("loss", "{:.2f}")}, label="λ",
+                          marks={1e-3: " (chosen)"}).data.splitlines()
+    assert table[0] == "| λ | accuracy | loss |" and table[1] == "|---|---|---|"
+    assert table[2] == "| 0 | 60.0% ± 10.0% | 2.00 ± 1.00 |"
+    assert table[3] == "| 0.001 (chosen) | 80.0% ± 0.0% | 2.00 ± 0.00 |"
+    with pytest.raises(ValueError, match="columns"):
+        results_table(results, {})
