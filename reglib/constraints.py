@@ -17,7 +17,8 @@ from torch import nn
 from ._validate import check_int, check_nonneg, check_positive
 from .penalties import _as_tensor_list
 
-__all__ = ["max_norm_", "MaxNorm", "project_l2_ball_", "clip_grad_norm_", "unit_norms", "ClippedOptimizer"]
+__all__ = ["max_norm_", "MaxNorm", "project_l2_ball_", "clip_grad_norm_", "unit_norms", "ClippedOptimizer",
+           "UnitNormTrace", "dead_units"]
 
 
 def _check_tensor(name: str, value, min_ndim: int = 0) -> torch.Tensor:
@@ -289,3 +290,40 @@ class ClippedOptimizer:
     def __repr__(self) -> str:
         return (f"ClippedOptimizer({type(self.optimizer).__name__}, max_norm={self.max_norm}; "
                 f"{self.num_clipped}/{self.num_steps} steps clipped)")
+
+
+class UnitNormTrace:
+    """A ``fit`` constraint hook that applies ``inner`` (a constraint such as :class:`MaxNorm`, or nothing)
+    and records the largest unit norm :math:`\\max_i \\|w_i\\|` of the model every ``every`` steps (chapter 04).
+
+    ``fit(model, ..., constraint=trace)``; afterwards ``trace.values`` holds one number per ``every`` steps.
+    """
+
+    def __init__(self, inner=None, every: int = 20):
+        if inner is not None and not callable(inner):
+            raise ValueError(f"inner must be a constraint (callable model -> None) or None, got {type(inner).__name__}")
+        self.inner, self.every, self.calls, self.values = inner, check_int("every", every, 1), 0, []
+
+    def __call__(self, model: nn.Module) -> None:
+        if self.inner is not None:
+            self.inner(model)
+        self.calls += 1
+        if self.calls % self.every == 0:
+            self.values.append(torch.cat(list(unit_norms(model).values())).max().item())
+
+
+@torch.no_grad()
+def dead_units(model: nn.Module, x: torch.Tensor) -> list:
+    """For each ``nn.ReLU`` of ``model`` in order, the fraction of its units that output 0 on every input of
+    the batch ``x`` ("dead" ReLUs: no gradient reaches their incoming weights through these inputs)."""
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    outputs = []
+    hooks = [m.register_forward_hook(lambda _m, _i, out: outputs.append(out))
+             for m in model.modules() if isinstance(m, nn.ReLU)]
+    try:
+        model(x)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return [(h <= 0).all(0).float().mean().item() for h in outputs]

@@ -317,3 +317,40 @@ def test_clipped_optimizer_plugs_into_fit_and_state_dict_round_trips():
 def test_bad_arguments_of_the_chapter_04_helpers(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_unit_norm_trace_applies_its_constraint_and_records_every_k_calls():
+    from reglib.constraints import UnitNormTrace, unit_norms
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 6), nn.ReLU(), nn.Linear(6, 2))
+    with torch.no_grad():
+        model[0].weight.mul_(10)
+    trace = UnitNormTrace(MaxNorm(1.5), every=2)
+    for _ in range(5):
+        trace(model)
+    assert trace.calls == 5 and len(trace.values) == 2
+    assert max(trace.values) <= 1.5 * (1 + 1e-6)
+    plain = UnitNormTrace(every=1)
+    plain(model)
+    assert plain.values == [torch.cat(list(unit_norms(model).values())).max().item()]
+    with pytest.raises(ValueError, match="every"):
+        UnitNormTrace(every=0)
+    with pytest.raises(ValueError, match="inner"):
+        UnitNormTrace(inner=3.0)
+
+
+def test_dead_units_counts_relus_silent_on_every_input():
+    from reglib.constraints import dead_units
+
+    model = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 2), nn.ReLU())
+    with torch.no_grad():
+        model[0].weight.copy_(torch.tensor([[1.0, 0.0], [-1.0, 0.0], [0.0, 0.0]]))
+        model[0].bias.copy_(torch.tensor([0.0, 0.0, -1.0]))
+        model[2].weight.fill_(1.0)
+        model[2].bias.copy_(torch.tensor([0.0, -100.0]))
+    x = torch.tensor([[1.0, 5.0], [2.0, -3.0]])  # unit 0 fires; unit 1 and 2 never do
+    assert dead_units(model, x) == [pytest.approx(2 / 3), pytest.approx(0.5)]
+    assert not model[1]._forward_hooks  # the hooks are removed
+    with pytest.raises(ValueError, match="model"):
+        dead_units("not a model", x)
