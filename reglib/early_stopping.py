@@ -18,7 +18,7 @@ from torch import nn
 
 from ._validate import check_choice, check_int, check_nonneg, check_positive
 
-__all__ = ["EarlyStopping", "gd_shrinkage", "gd_linear_regression"]
+__all__ = ["EarlyStopping", "EpochRecorder", "gd_shrinkage", "gd_linear_regression"]
 
 
 def _as_float(value) -> float:
@@ -163,6 +163,21 @@ class EarlyStopping:
 
 
 # --------------------------------------------------------------------------- early stopping as L2 (linear case)
+
+
+class EpochRecorder:
+    """An ``early_stopping`` hook of :func:`reglib.train.fit` that never stops: after every evaluation it
+    records ``measure(model)`` in :attr:`values` (chapter 05 records which test signals are classified right,
+    to see what each epoch would have scored on data that early stopping must not look at)."""
+
+    def __init__(self, measure):
+        if not callable(measure):
+            raise ValueError(f"measure must be a callable model -> value, got {type(measure).__name__}")
+        self.measure, self.values = measure, []
+
+    def step(self, value, model) -> bool:
+        self.values.append(self.measure(model))
+        return False
 
 
 def _eigen(X) -> tuple[np.ndarray, np.ndarray]:
