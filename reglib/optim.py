@@ -28,6 +28,10 @@ Sharpness-aware minimization (Foret et al. 2021, eq. (4))::
     g_SAM = ∇L(θ + e)
     θ ← base_step(θ, g_SAM)
 
+Also for chapter 11: :func:`modified_loss` (the implicit regularizer of gradient descent, eq. (6)),
+:func:`gradient_flow` (the flow it is compared with) and :func:`train_lockstep` (many Adam settings trained
+side by side from one initialization, for §4's learning-rate × λ grid).
+
 The arithmetic follows PyTorch's order of floating-point operations, so the results agree with
 ``torch.optim`` step for step, not just approximately. The per-parameter updates use
 ``torch._foreach_*`` operations (one call updates a whole list of tensors), which is what makes
@@ -41,9 +45,9 @@ from typing import Callable
 import torch
 from torch.optim import Optimizer
 
-from ._validate import check_nonneg, check_range
+from ._validate import check_int, check_nonneg, check_range
 
-__all__ = ["SGD", "Adam", "AdamW", "SAM", "modified_loss"]
+__all__ = ["SGD", "Adam", "AdamW", "SAM", "modified_loss", "gradient_flow", "train_lockstep"]
 
 
 def _check_betas(betas) -> tuple[float, float]:
@@ -385,3 +389,134 @@ def modified_loss(loss: torch.Tensor, params, lr: float) -> torch.Tensor:
     sq_norm = sum((g.pow(2).sum() for g in grads if g is not None), torch.zeros((), dtype=loss.dtype,
                                                                                  device=loss.device))
     return loss.reshape(()) + lr / 4 * sq_norm
+
+
+def _gradient(loss_fn, theta: torch.Tensor) -> torch.Tensor:
+    theta = theta.detach().requires_grad_()
+    return torch.autograd.grad(loss_fn(theta), theta)[0]
+
+
+def gradient_flow(loss_fn, theta: torch.Tensor, duration: float, substeps: int = 20) -> torch.Tensor:
+    """The gradient flow :math:`\\dot\\theta = -\\nabla L(\\theta)` run for time ``duration`` from ``theta``
+    (chapter 11, §6), by the classical fourth-order Runge–Kutta method with ``substeps`` equal steps.
+
+    Chapter 11 compares one gradient-descent step of size :math:`\\alpha` with the flow of :math:`L` and with
+    the flow of the modified loss (:func:`modified_loss`), both run for time :math:`\\alpha`. The integration
+    error is :math:`O(h^4)` per unit time with :math:`h` = ``duration / substeps``, far below the
+    :math:`O(\\alpha^3)` differences measured there (use float64).
+
+    Parameters
+    ----------
+    loss_fn : callable
+        ``loss_fn(theta) -> 0-dim tensor``, differentiable in the flat parameter vector ``theta``.
+    theta : Tensor
+        The starting point (not modified).
+    duration : float
+        Time to run the flow, >= 0.
+    substeps : int
+        Runge–Kutta steps, >= 1.
+
+    Returns
+    -------
+    Tensor
+        :math:`\\theta(\\text{duration})`, detached, with ``theta``'s shape and dtype.
+    """
+    duration = check_nonneg("duration", duration)
+    substeps = check_int("substeps", substeps, 1)
+    h = duration / substeps
+    theta = theta.detach()
+    for _ in range(substeps):
+        k1 = -_gradient(loss_fn, theta)
+        k2 = -_gradient(loss_fn, theta + h / 2 * k1)
+        k3 = -_gradient(loss_fn, theta + h / 2 * k2)
+        k4 = -_gradient(loss_fn, theta + h * k3)
+        theta = theta + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+    return theta
+
+
+# --------------------------------------------------------------------------- many settings in lockstep
+
+
+def _linear_layers(model) -> list:
+    """The ``nn.Linear`` layers of a plain ReLU MLP (``nn.Sequential`` of Flatten, Linear and ReLU only)."""
+    from torch import nn
+
+    layers = list(model) if isinstance(model, nn.Sequential) else []
+    kinds = [type(layer) for layer in layers if not isinstance(layer, nn.Flatten)]
+    names = [kind.__name__ for kind in kinds]
+    if not kinds or kinds[-1] is not nn.Linear or kinds[::2] != [nn.Linear] * len(kinds[::2]) \
+            or kinds[1::2] != [nn.ReLU] * len(kinds[1::2]):
+        raise ValueError("make_model must build an nn.Sequential of Linear layers with ReLU between them "
+                         f"(reglib.models.MLP without dropout or normalization), got {names or model!r}")
+    return [layer for layer in layers if isinstance(layer, nn.Linear)]
+
+
+def train_lockstep(make_model, settings, x: torch.Tensor, y: torch.Tensor, *, seed: int, steps: int,
+                   batch_size: int = 100) -> list:
+    """Train one ReLU MLP per Adam setting, all from the same initialization on the same batches, side by side
+    (chapter 11, §4: a learning-rate × λ grid).
+
+    Each run is what ``fit(model, (x, y), optimizer=lambda p: Adam(p, **setting), seed=seed, max_steps=steps,
+    batch_size=batch_size)`` gives on the CPU, up to float rounding (``tests/test_optim.py`` checks it): the
+    batches are drawn by a generator seeded with ``seed``, reshuffled every epoch. The runs share one
+    :class:`Adam` with one param group per run (a group carries its own ``lr``, ``weight_decay`` and
+    ``decoupled``), and their forward passes are one batched matrix product per layer; the loss is the sum of
+    the runs' mean cross-entropies, so each run's gradient is its own.
+
+    Parameters
+    ----------
+    make_model : callable
+        ``make_model() -> nn.Sequential`` of ``Linear`` layers with ``ReLU`` between them (e.g.
+        ``lambda: MLP(40, 10, hidden=(100, 100))``); called after ``set_seed(seed)`` for every run.
+    settings : sequence of dict
+        Keyword arguments of :class:`Adam` for each run, e.g. ``{"lr": 1e-2, "weight_decay": 0.1,
+        "decoupled": True}``.
+    x, y : Tensor
+        Training inputs ``(N, in_features)`` and class indices ``(N,)``.
+    seed : int
+        Seeds the initialization and the order of the batches.
+    steps : int
+        Optimizer steps, >= 1.
+    batch_size : int
+        Samples per batch, >= 1 (the last batch of an epoch may be smaller).
+
+    Returns
+    -------
+    list of nn.Module
+        The trained models, in the order of ``settings``.
+    """
+    import torch.nn.functional as F
+
+    from .utils import set_seed
+
+    settings = list(settings)
+    if not settings:
+        raise ValueError("settings must hold at least one dict of Adam arguments, got none")
+    steps, batch_size = check_int("steps", steps, 1), check_int("batch_size", batch_size, 1)
+    models = []
+    for _ in settings:
+        set_seed(seed)
+        models.append(make_model())
+    linears = [_linear_layers(m) for m in models]
+    opt = Adam([{"params": m.parameters(), **setting} for m, setting in zip(models, settings)])
+    gen = torch.Generator().manual_seed(seed)
+    n, step = len(y), 0
+    while step < steps:
+        order = torch.randperm(n, generator=gen)
+        for i in range(0, n, batch_size):
+            idx = order[i:i + batch_size]
+            h = x[idx].expand(len(models), -1, -1)  # (runs, batch, in_features)
+            for j in range(len(linears[0])):  # Linear → ReLU → ... → Linear, all runs at once
+                W = torch.stack([layers[j].weight for layers in linears])
+                b = torch.stack([layers[j].bias for layers in linears])
+                h = torch.baddbmm(b.unsqueeze(1), h, W.transpose(1, 2))
+                h = torch.relu(h) if j < len(linears[0]) - 1 else h
+            logits, target = h.reshape(-1, h.shape[-1]), y[idx].repeat(len(models))
+            loss = F.cross_entropy(logits, target, reduction="sum") / len(idx)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            step += 1
+            if step == steps:
+                break
+    return models

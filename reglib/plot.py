@@ -80,3 +80,46 @@ def bar_mean_std(ax, labels, values, color=None, fmt="{:.1%}"):
         ax.annotate(fmt.format(m), (bar.get_x() + bar.get_width() / 2, m), ha="center", va="bottom",
                     xytext=(0, 3), textcoords="offset points", fontsize=9)
     return bars
+
+
+def heatmap_mean_std(ax, values, xticklabels, yticklabels, fmt="{:.1%}", show_std=True, **imshow_kwargs):
+    """A heatmap of the mean over seeds of a grid of results, each cell labelled with its mean (and ±std).
+
+    Chapter 11 draws its learning-rate × λ grids with it.
+
+    Parameters
+    ----------
+    ax : matplotlib Axes
+    values : array, shape (seeds, rows, columns)
+        One grid of results per seed; the heatmap shows the mean over axis 0.
+    xticklabels, yticklabels : sequence of str
+        Labels of the columns and of the rows.
+    fmt : str
+        Format of the numbers written in the cells (``"{:.1%}"`` for accuracies).
+    show_std : bool
+        Write ``±std`` (over the seeds) under each mean.
+    **imshow_kwargs
+        Passed to ``ax.imshow`` (``cmap``, ``vmin``, ``vmax``, ...).
+
+    Returns
+    -------
+    The ``AxesImage``; a colour bar is added next to ``ax``. Text is white on the darker cells (mean below
+    60 % of the colour scale's maximum), black elsewhere.
+    """
+    values = np.asarray(values, dtype=float)
+    if values.ndim != 3:
+        raise ValueError(f"values must have shape (seeds, rows, columns), got {values.shape}")
+    mean, std = values.mean(0), values.std(0)
+    if len(xticklabels) != mean.shape[1] or len(yticklabels) != mean.shape[0]:
+        raise ValueError(f"xticklabels and yticklabels must name the {mean.shape[1]} columns and {mean.shape[0]} rows, "
+                         f"got {len(xticklabels)} and {len(yticklabels)}")
+    image = ax.imshow(mean, aspect="auto", **imshow_kwargs)
+    for i in range(mean.shape[0]):
+        for j in range(mean.shape[1]):
+            text = fmt.format(mean[i, j]) + (f"\n±{fmt.format(std[i, j])}" if show_std else "")
+            ax.text(j, i, text, ha="center", va="center", fontsize=8,
+                    color="white" if mean[i, j] < image.norm.vmax * 0.6 else "k")
+    ax.set_xticks(range(mean.shape[1]), list(xticklabels))
+    ax.set_yticks(range(mean.shape[0]), list(yticklabels))
+    ax.figure.colorbar(image, ax=ax, fraction=0.046)
+    return image

@@ -392,3 +392,110 @@ def test_modified_loss_bad_arguments(make, name):
     w = torch.ones(2, requires_grad=True)
     with pytest.raises(ValueError, match=name):
         modified_loss(*make(w))
+
+
+# --------------------------------------------------------------------------- gradient flow (chapter 11, §6)
+
+
+def test_gradient_flow_solves_a_linear_ode_exactly_enough():
+    from reglib.optim import gradient_flow
+
+    a = torch.tensor([0.5, 1.0, 3.0], dtype=torch.float64)
+    theta0 = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
+    loss = lambda th: 0.5 * (a * th ** 2).sum()  # noqa: E731  flow: θ(t) = θ0 exp(−a t)
+    for duration in (0.0, 0.1, 1.0):
+        assert_close(gradient_flow(loss, theta0, duration, substeps=100), theta0 * torch.exp(-a * duration),
+                     rtol=1e-7, atol=1e-9)
+    assert torch.equal(theta0, torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64))  # not modified
+    # fourth order: halving the sub-step divides the error by about 16
+    exact = theta0 * torch.exp(-a * 2.0)
+    e1 = (gradient_flow(loss, theta0, 2.0, substeps=20) - exact).norm()
+    e2 = (gradient_flow(loss, theta0, 2.0, substeps=40) - exact).norm()
+    assert 14 < e1 / e2 < 20, (e1, e2)
+
+
+def test_gradient_descent_step_is_second_order_close_to_the_flow():
+    from reglib.optim import gradient_flow, modified_loss
+
+    w = torch.tensor([0.3, -0.7, 1.1], dtype=torch.float64)
+    loss = lambda th: torch.cosh(th @ w) + 0.25 * (th ** 4).sum()  # noqa: E731
+    theta0 = torch.tensor([0.2, 0.4, -0.3], dtype=torch.float64)
+    errors_plain, errors_modified = [], []
+    for alpha in (0.02, 0.01):
+        th = theta0.clone().requires_grad_()
+        step = theta0 - alpha * torch.autograd.grad(loss(th), th)[0]
+        errors_plain.append((step - gradient_flow(loss, theta0, alpha)).norm().item())
+        modified = lambda t, a=alpha: modified_loss(loss(t), [t], a)  # noqa: E731
+        errors_modified.append((step - gradient_flow(modified, theta0, alpha)).norm().item())
+    assert 3.5 < errors_plain[0] / errors_plain[1] < 4.5  # O(α²)
+    assert 7 < errors_modified[0] / errors_modified[1] < 9  # O(α³)
+
+
+@pytest.mark.parametrize("kwargs, name", [({"duration": -1.0}, "duration"),
+                                          ({"duration": 1.0, "substeps": 0}, "substeps")])
+def test_gradient_flow_bad_arguments(kwargs, name):
+    from reglib.optim import gradient_flow
+
+    with pytest.raises(ValueError, match=name):
+        gradient_flow(lambda th: (th ** 2).sum(), torch.zeros(2), **kwargs)
+
+
+# --------------------------------------------------------------------------- lockstep training (chapter 11, §4)
+
+
+@pytest.fixture(scope="module")
+def mnist1d():
+    from reglib.data import load_mnist1d
+
+    return load_mnist1d()
+
+
+def test_train_lockstep_runs_equal_fit(mnist1d):
+    """Each run of the lockstep trainer is what fit() gives with the same optimizer, seed and number of steps."""
+    from reglib.models import MLP
+    from reglib.optim import train_lockstep
+    from reglib.train import fit
+    from reglib.utils import set_seed
+
+    settings = [{"lr": 1e-2, "weight_decay": 0.1, "decoupled": True}, {"lr": 3e-3, "weight_decay": 1e-3},
+                {"lr": 3e-2, "weight_decay": 0.0}]
+    lockstep = train_lockstep(lambda: MLP(40, 10, hidden=(100, 100)), settings, *mnist1d.train, seed=0, steps=40)
+    for setting, model in zip(settings, lockstep):
+        set_seed(0)
+        single = MLP(40, 10, hidden=(100, 100))
+        fit(single, mnist1d.train, epochs=100, max_steps=40, optimizer=lambda p, s=setting: Adam(p, **s),
+            eval_every=100, eval_train=False, seed=0, device="cpu", progress=False)
+        gap = max((p - q).abs().max().item() for p, q in zip(single.parameters(), model.parameters()))
+        moved = max((p - q).abs().max().item() for p, q in zip(single.parameters(), MLP(40, 10).parameters()))
+        assert gap < 1e-5, (setting, gap)
+        assert moved > 1e-2
+
+
+def test_train_lockstep_crosses_epochs_and_is_deterministic():
+    from reglib.models import MLP
+    from reglib.optim import train_lockstep
+
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(30, 5, generator=g), torch.randint(0, 3, (30,), generator=g)
+    make = lambda: MLP(5, 3, hidden=(8,))  # noqa: E731
+    a = train_lockstep(make, [{"lr": 1e-2}, {"lr": 1e-2}], x, y, seed=3, steps=7, batch_size=8)  # 4 batches/epoch
+    b = train_lockstep(make, [{"lr": 1e-2}], x, y, seed=3, steps=7, batch_size=8)
+    for p, q, r in zip(a[0].parameters(), a[1].parameters(), b[0].parameters()):
+        assert_close(p, q)  # two identical settings train identically
+        assert_close(p, r, rtol=1e-6, atol=1e-7)  # and do not depend on the other runs in the lockstep
+
+
+@pytest.mark.parametrize("make, settings, kwargs, name", [
+    (lambda: torch.nn.Sequential(torch.nn.Linear(5, 3), torch.nn.Tanh(), torch.nn.Linear(3, 3)), [{"lr": 1e-2}], {},
+     "make_model"),
+    (lambda: torch.nn.Linear(5, 3), [{"lr": 1e-2}], {}, "make_model"),
+    (lambda: torch.nn.Sequential(torch.nn.Linear(5, 3)), [], {}, "settings"),
+    (lambda: torch.nn.Sequential(torch.nn.Linear(5, 3)), [{"lr": 1e-2}], {"steps": 0}, "steps"),
+    (lambda: torch.nn.Sequential(torch.nn.Linear(5, 3)), [{"lr": 1e-2}], {"batch_size": 0}, "batch_size"),
+])
+def test_train_lockstep_bad_arguments(make, settings, kwargs, name):
+    from reglib.optim import train_lockstep
+
+    with pytest.raises(ValueError, match=name):
+        train_lockstep(make, settings, torch.zeros(4, 5), torch.zeros(4, dtype=torch.long), seed=0,
+                       **{"steps": 1, **kwargs})
