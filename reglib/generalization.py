@@ -102,13 +102,14 @@ def bias_variance(degree: int, n_train: int = 20, noise: float = 0.3, n_datasets
 #: Where each regularizer of the course acts, and the chapter that treats it.
 TECHNIQUE_MAP = [
     ("loss", "adds a penalty to the objective", "L2 (01), L1 (02), elastic net (03)"),
-    ("weights", "restricts the parameters directly", "max-norm and other constraints (04), DropConnect (06)"),
+    ("weights", "restricts or perturbs the parameters directly", "max-norm and other constraints (04), DropConnect (06)"),
     ("activations", "perturbs or normalises hidden units", "dropout (06), batch / layer norm (07), stochastic depth (10)"),
     ("data", "enlarges or perturbs the inputs", "augmentation, noise injection, cutout (08), mixup, cutmix (09)"),
     ("labels", "softens the targets", "label smoothing (09), mixup (09)"),
-    ("optimizer", "changes which minimum training finds", "weight decay (01, 11), SGD noise, SAM (11)"),
+    ("optimizer", "changes which minimum training finds",
+     "weight decay (01, 11, 14), SGD noise, SAM (11), the implicit bias of gradient descent (12)"),
     ("procedure", "decides when to stop, what to average, where to start",
-     "early stopping (05), ensembles, transfer (10), tuning (13)"),
+     "early stopping (05), ensembles, transfer (10), tuning (13), weight averaging (14)"),
 ]
 
 

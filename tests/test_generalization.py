@@ -68,6 +68,8 @@ def test_bias2_estimate_is_unbiased_where_the_plain_one_is_not():
 def test_technique_map_covers_every_lever():
     assert [row[0] for row in gen.TECHNIQUE_MAP] == ["loss", "weights", "activations", "data", "labels",
                                                      "optimizer", "procedure"]
+    cited = " ".join(row[2] for row in gen.TECHNIQUE_MAP)
+    assert all(f"{chapter:02d}" in cited for chapter in range(1, 15))  # every technique chapter has a place
 
 
 def test_randomize_labels():
