@@ -36,6 +36,13 @@ def test_split_mistakes():
     with pytest.raises(AssertionError, match="seed"):
         check.split_indices(unseeded)
 
+    def swapped(n, vf, tf, seed):
+        tr, va, te = gen.split_indices(n, vf, tf, seed)
+        return tr, te, va
+
+    with pytest.raises(AssertionError, match="order \\(train, val, test\\)"):
+        check.split_indices(swapped)
+
 
 def test_polynomial_mistakes():
     with pytest.raises(AssertionError, match="constant column"):

@@ -40,7 +40,9 @@ def split_indices(candidate) -> None:
             fail(f"{call_txt}: the three splits together must hold every index 0..n-1 exactly once")
         if (len(val), len(test)) != (n_val, n_test):
             hint = ""
-            if (len(val), len(test)) == (int(vf * n), int(tf * n)):
+            if (len(val), len(test)) == (n_test, n_val):
+                hint = ": the validation and test splits come back swapped; return them in the order (train, val, test)"
+            elif (len(val), len(test)) == (int(vf * n), int(tf * n)):
                 hint = ": `int()` truncates; use `round(fraction * n)`"
             elif len(train) == round((1 - vf - tf) * n):
                 hint = ": round the validation and test sizes, and give the training split the rest"
