@@ -210,6 +210,8 @@ def good_pgd(X, y, radius, lr, steps):
     ({"project": False}, "plain gradient-descent"),
     ({"project": False, "project_end": True}, "only once, at the end"),
     ({"grad_scale": 1.0}, "half of ∇L"),
+    ({"grad_scale": 2.0 / 30}, "mean squared error"),
+    ({"grad_scale": 1.0 / 30}, "∇L / \\(2n\\)"),
     ({"sign": -1.0}, "sign error"),
     ({"offset": 1}, "took 26 steps"),
     ({"offset": -1}, "took 24 steps"),
@@ -282,6 +284,13 @@ def test_the_data_make_every_constraint_active():
 def test_experiment_mistakes_are_named(kwargs, match):
     with pytest.raises(AssertionError, match=match):
         check.penalty_constraint(*_experiment(**kwargs))
+
+
+def test_experiment_with_too_few_steps_is_told_to_converge():
+    radii, mus = _experiment(steps=1000)
+    off = [m * (1 + 0.01 * (-1) ** k) for k, m in enumerate(mus)]  # 1 % off: what 100 steps leave
+    with pytest.raises(AssertionError, match="not converged"):
+        check.penalty_constraint(radii, off)
 
 
 def test_experiment_bad_inputs():

@@ -201,6 +201,11 @@ def projected_gradient_descent(candidate) -> None:
              "(projecting the unconstrained result is not the constrained solution)"),
             (_pgd_reference(X, y, radius, lr, steps, grad_scale=1.0),
              "your gradient is half of ∇L: for L(w) = ‖y − Xw‖² it is −2 Xᵀ(y − Xw)"),
+            (_pgd_reference(X, y, radius, lr, steps, grad_scale=2.0 / X.shape[0]),
+             "your gradient is that of the mean squared error, ∇L / n: the loss here is the sum "
+             "L(w) = ‖y − Xw‖², with ∇L = −2 Xᵀ(y − Xw)"),
+            (_pgd_reference(X, y, radius, lr, steps, grad_scale=1.0 / X.shape[0]),
+             "your gradient is ∇L / (2n): the loss here is the sum L(w) = ‖y − Xw‖², with ∇L = −2 Xᵀ(y − Xw)"),
             (_pgd_reference(X, y, radius, lr, steps, sign=-1.0),
              "sign error: the step goes uphill; subtract lr · ∇L with ∇L = −2 Xᵀ(y − Xw)"),
             (_pgd_reference(X, y, radius, lr, steps + 1), f"you took {steps + 1} steps; take exactly `steps`"),
@@ -261,6 +266,10 @@ def penalty_constraint(radii, multipliers) -> None:
         (np.array([_ridge_torch(X, y, 2 * a).norm().item() for a in alphas]),
          "these radii belong to 2α: the ridge problem here is ‖y − Xw‖² + α‖w‖², solved by (XᵀX + αI)⁻¹Xᵀy"),
     ])
+    if not np.allclose(multipliers, alphas, atol=0.0, rtol=1e-3) and np.allclose(multipliers, alphas, rtol=0.05):
+        fail(f"`{name}`: your multipliers {np.round(multipliers, 5).tolist()} are close to α = {alphas.tolist()} but "
+             "not within 0.1 %: projected gradient descent has not converged yet; take more steps (thousands) "
+             "before reading off μ")
     diagnose(multipliers, alphas, f"{name} (multipliers)", atol=0.0, rtol=1e-3, mistakes=[
         (2 * alphas, "your multipliers are 2α: stationarity reads ∇L(w*) + 2μ w* = 0, so "
                      "μ = −⟨∇L(w*), w*⟩ / (2‖w*‖²); did you forget the 2 in the denominator?"),
