@@ -112,14 +112,19 @@ class PaperMLP(nn.Module):
 class CNN1d(nn.Module):
     """The MNIST-1D CNN of Greydanus (2020): three strided 1-D convolutions and a linear read-out.
 
-    Input (N, L) or (N, 1, L). ``dropout`` acts before the read-out (a fully connected layer);
-    ``channel_dropout`` drops whole feature maps after each convolution (chapter 06).
+    Input (N, L) or (N, 1, L). ``hidden`` (default None: none, as in the paper) inserts a fully connected
+    hidden layer of that many ReLU units between the flattened feature maps and the read-out. ``dropout``
+    acts right before the read-out: on that hidden layer's units (the classic placement after fully
+    connected layers), or, without one, on the flattened feature maps. ``channel_dropout`` drops whole
+    feature maps after each convolution (chapter 06, eq. (4)).
     """
 
     def __init__(self, num_classes: int = 10, channels: int = 25, length: int = 40,
-                 dropout: float = 0.0, channel_dropout: float = 0.0):
+                 dropout: float = 0.0, channel_dropout: float = 0.0, hidden: int | None = None):
         super().__init__()
         check_int("channels", channels, 1)
+        if hidden is not None:
+            check_int("hidden", hidden, 1)
         check_probability("dropout", dropout, allow_one=False)
         check_probability("channel_dropout", channel_dropout, allow_one=False)
         self.convs = nn.ModuleList([
@@ -135,7 +140,9 @@ class CNN1d(nn.Module):
         self.dropout = _dropout(dropout) if dropout > 0 else nn.Identity()
         with torch.no_grad():
             flat = self._features(torch.zeros(1, 1, length)).shape[1]
-        self.linear = nn.Linear(flat, num_classes)
+        # created only when asked for, so that the default network draws the same initial weights as before
+        self.hidden = None if hidden is None else nn.Sequential(nn.Linear(flat, hidden), nn.ReLU())
+        self.linear = nn.Linear(flat if hidden is None else hidden, num_classes)
 
     def _features(self, x):
         for conv, drop in zip(self.convs, self.channel_dropouts):
@@ -145,7 +152,10 @@ class CNN1d(nn.Module):
     def forward(self, x):
         if x.ndim == 2:
             x = x.unsqueeze(1)
-        return self.linear(self.dropout(self._features(x)))
+        h = self._features(x)
+        if self.hidden is not None:
+            h = self.hidden(h)
+        return self.linear(self.dropout(h))
 
 
 class CNN2d(nn.Module):

@@ -123,3 +123,40 @@ def heatmap_mean_std(ax, values, xticklabels, yticklabels, fmt="{:.1%}", show_st
     ax.set_yticks(range(mean.shape[0]), list(yticklabels))
     ax.figure.colorbar(image, ax=ax, fraction=0.046)
     return image
+
+
+def sweep_bands(ax, results, keys, xs=None, *, markers="os^v", color=None, **axes_settings):
+    """A sweep's results as mean ± std bands against the swept values (chapter 06 draws its rate sweeps with it).
+
+    Parameters
+    ----------
+    ax : matplotlib Axes
+    results : dict
+        ``{value: {key: values over seeds}}``, what :func:`reglib.experiment.sweep` returns; one point per value,
+        in the dict's order.
+    keys : dict
+        ``{legend label: key}``: one band per entry.
+    xs : sequence of float, optional
+        The x position of each value (default: the values themselves, which must then be numbers).
+    markers : str
+        Markers of the bands, in turn.
+    color : optional
+        One colour for every band (default: the style's cycle).
+    **axes_settings
+        Passed to ``ax.set`` (``xlabel``, ``ylabel``, ``title``, ...).
+
+    Returns
+    -------
+    ``ax``, with a legend.
+    """
+    if not keys:
+        raise ValueError("keys must name at least one {label: key} band, got none")
+    xs = list(results) if xs is None else list(xs)
+    if len(xs) != len(results):
+        raise ValueError(f"xs must give one position per value of results ({len(results)}), got {len(xs)}")
+    for i, (label, key) in enumerate(keys.items()):
+        values = np.stack([np.asarray(r[key], dtype=float) for r in results.values()], axis=1)
+        mean_std_band(ax, xs, values, label=label, color=color, marker=markers[i % len(markers)])
+    ax.set(**axes_settings)
+    ax.legend()
+    return ax
