@@ -33,7 +33,7 @@ __all__ = [
     "sample_beta", "mixup", "cutmix", "cutout", "random_shift", "random_scale", "add_noise",
     "affine", "random_affine", "hflip",
     "Augmentation", "Compose", "compose", "Shift", "Scale", "Noise", "Cutout", "Affine", "HFlip",
-    "Mixup", "CutMix",
+    "Mixup", "CutMix", "plot_mixed_pair",
 ]
 
 
@@ -639,3 +639,20 @@ class Compose:
 def compose(*augmentations: Augmentation) -> Compose:
     """Chain augmentations with the signature ``aug(x, y, generator) -> (x, y)`` (chapters 08-09)."""
     return Compose(*augmentations)
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def plot_mixed_pair(ax, x, partner, mixed, y, y_partner, label: str, title: str = "", window=None) -> None:
+    """Draw a signal ``x`` (class ``y``), its partner (class ``y_partner``) and their mix on the matplotlib
+    axes ``ax``, the mix labelled ``label`` (chapter 09's figures of one mixup or cutmix pair); ``window=(lo,
+    hi)`` shades the positions ``lo..hi-1`` that cutmix pasted."""
+    if window is not None:
+        lo, hi = window
+        ax.axvspan(lo - 0.5, hi - 0.5, color="gray", alpha=0.15, label=f"pasted window W ({hi - lo} of {len(x)})")
+    ax.plot(np.asarray(x), lw=1, label=f"$x_i$ (class {int(y)})")
+    ax.plot(np.asarray(partner), lw=1, label=f"$x_{{\\pi(i)}}$ (class {int(y_partner)})")
+    ax.plot(np.asarray(mixed), "k", lw=2, label=label)
+    ax.set(xlabel="position in the signal (sample index)", ylabel="value (standardised)", title=title)
+    ax.legend(fontsize=8, ncol=1 if window is None else 2)

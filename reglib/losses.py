@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -32,7 +33,7 @@ from torch import nn
 from ._validate import check_choice, check_int, check_positive, check_probability
 
 __all__ = ["smooth_labels", "cross_entropy", "LabelSmoothingCrossEntropy", "fit_temperature",
-           "symmetric_label_noise"]
+           "symmetric_label_noise", "descend_free_logits"]
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -296,3 +297,25 @@ def symmetric_label_noise(target: torch.Tensor, rate: float, num_classes: int,
     flipped = torch.zeros(n, dtype=torch.bool)
     flipped[chosen] = True
     return noisy.to(target.device), flipped.to(target.device)
+
+
+def descend_free_logits(eps: float, steps: int, num_classes: int = 10, lr: float = 1.0) -> np.ndarray:
+    r"""Gradient descent on one free logit vector with the smoothed loss's gradient (chapter 09, eq. (3a)).
+
+    The true class is 0 and the logits start at zero; each step is :math:`z \leftarrow z - \mathrm{lr}\,(p - q)`
+    with :math:`p = \operatorname{softmax}(z)` and :math:`q` the smoothed target (1). Returns the gap
+    :math:`z_0 - \frac{1}{K-1}\sum_{k>0} z_k` after each step (numpy, shape ``(steps,)``): it converges to
+    :math:`\Delta^*(\varepsilon)` of eq. (3b) for :math:`\varepsilon > 0` and grows like :math:`\log t` at 0.
+    """
+    eps = check_probability("eps", eps)
+    steps = check_int("steps", steps, 1)
+    num_classes = check_int("num_classes", num_classes, 2)
+    lr = check_positive("lr", lr)
+    q = smooth_labels(torch.tensor(0), num_classes, eps, dtype=torch.float64).numpy()
+    z = np.zeros(num_classes)
+    gaps = np.empty(steps)
+    for t in range(steps):
+        p = np.exp(z - z.max())
+        z -= lr * (p / p.sum() - q)
+        gaps[t] = z[0] - z[1:].mean()
+    return gaps
