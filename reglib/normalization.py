@@ -43,6 +43,7 @@ from __future__ import annotations
 import math
 from numbers import Integral
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -58,6 +59,14 @@ __all__ = [
     "layer_norm_forward",
     "layer_norm_backward",
     "LayerNorm",
+    "GhostBatchNorm",
+    "use_ghost_batches",
+    "NoisyShift",
+    "noisy_batch_norm",
+    "fit_recording",
+    "signal_and_gradient",
+    "train_mode_accuracy",
+    "recompute_statistics",
 ]
 
 
@@ -557,3 +566,208 @@ class LayerNorm(nn.Module):
 
     def extra_repr(self) -> str:
         return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+
+
+# --------------------------------------------------------------------------- chapter 07's experiments
+
+
+class NoisyShift(nn.Module):
+    """Santurkar et al. (2018)'s "noisy BN" in miniature (chapter 07 §8).
+
+    In training, every unit (dim 1) is rescaled by a factor from :math:`U(0.5, 1.5)` and shifted by an
+    offset from :math:`\\mathcal N(0, 1)`, drawn afresh at every call (one factor and one offset per unit,
+    shared by the batch), so that the distribution of the next layer's input moves at every step. In
+    evaluation it does nothing. Placed after a batch-norm layer by :func:`noisy_batch_norm`.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training:
+            return x
+        scale = torch.empty(x.shape[1], device=x.device).uniform_(0.5, 1.5)
+        return x * scale + torch.randn(x.shape[1], device=x.device)
+
+
+def noisy_batch_norm(model: nn.Sequential) -> nn.Sequential:
+    """A new ``nn.Sequential`` of ``model``'s layers with a :class:`NoisyShift` after every :class:`BatchNorm`
+    (chapter 07 §8); the layers themselves are shared, not copied."""
+    if not isinstance(model, nn.Sequential):
+        raise ValueError(f"model must be an nn.Sequential, got {type(model).__name__}")
+    layers = []
+    for layer in model:
+        layers.append(layer)
+        if isinstance(layer, BatchNorm):
+            layers.append(NoisyShift())
+    return nn.Sequential(*layers)
+
+
+class GhostBatchNorm(nn.Module):
+    """Ghost batch normalization (Hoffer et al. 2017; chapter 07 §6): batch statistics per "ghost" sub-batch.
+
+    Wraps a :class:`BatchNorm` ``bn`` for (N, C) inputs. In training, the batch is split into ``N / ghost``
+    consecutive sub-batches of ``ghost`` samples, each normalized with its own mean and variance (eqs. (1)-(3)),
+    with the shared :math:`\\gamma, \\beta`; smaller ``ghost`` means noisier statistics at the same batch size.
+    The running statistics become the average of the sub-batches' updates (eq. (4)). In evaluation it is
+    ``bn`` itself. ``N`` must be a multiple of ``ghost``.
+    """
+
+    def __init__(self, bn: BatchNorm, ghost: int):
+        super().__init__()
+        if not isinstance(bn, BatchNorm):
+            raise ValueError(f"bn must be a reglib BatchNorm, got {type(bn).__name__}")
+        self.bn, self.ghost = bn, check_int("ghost", ghost, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training:
+            return self.bn(x)
+        _check_ghost_batch(x, self.ghost)
+        n, c = x.shape
+        k = n // self.ghost
+        # (k ghost batches × c units) as k·c channels of one batch norm over `ghost` samples
+        xg = x.reshape(k, self.ghost, c).transpose(0, 1).reshape(self.ghost, k * c)
+        mean, var = self.bn.running_mean.repeat(k), self.bn.running_var.repeat(k)
+        out = batch_norm(xg, mean, var, self.bn.weight.repeat(k), self.bn.bias.repeat(k),
+                         training=True, momentum=self.bn.momentum)
+        with torch.no_grad():  # running statistics: the average over the ghost batches
+            self.bn.running_mean.copy_(mean.view(k, c).mean(0))
+            self.bn.running_var.copy_(var.view(k, c).mean(0))
+        return out.reshape(self.ghost, k, c).transpose(0, 1).reshape(n, c)
+
+    def extra_repr(self) -> str:
+        return f"ghost={self.ghost}"
+
+
+def _check_ghost_batch(x, ghost: int) -> None:
+    if not isinstance(x, torch.Tensor) or x.dim() != 2 or x.shape[0] % ghost:
+        raise ValueError(f"x must have shape (N, C) with N a multiple of ghost = {ghost}, "
+                         f"got {getattr(x, 'shape', type(x).__name__)}")
+
+
+def use_ghost_batches(model: nn.Sequential, ghost: int) -> nn.Sequential:
+    """Replace, in place, every :class:`BatchNorm` of the ``nn.Sequential`` ``model`` by a :class:`GhostBatchNorm`
+    around it with sub-batches of ``ghost`` samples; returns ``model``."""
+    if not isinstance(model, nn.Sequential):
+        raise ValueError(f"model must be an nn.Sequential, got {type(model).__name__}")
+    ghost = check_int("ghost", ghost, 2)
+    for i, layer in enumerate(model):
+        if isinstance(layer, BatchNorm):
+            model[i] = GhostBatchNorm(layer, ghost)
+    return model
+
+
+def fit_recording(model: nn.Module, train, *, record=nn.Sigmoid, **fit_kwargs) -> dict:
+    """Train with :func:`reglib.train.fit` and record, at every step, what chapter 07 (§1, §5, §8) measures.
+
+    ``fit(model, train, loss_fn=..., **fit_kwargs)`` trains exactly as it would without the recording (which
+    draws no random numbers), with ``fit_kwargs["loss_fn"]`` or cross-entropy as the loss.
+
+    Returns
+    -------
+    dict
+        ``"losses"``: numpy array, the loss of every training batch, in order; ``"unit_means"``: tensor
+        (steps, layers, units), for each module of type ``record`` (in the order of ``model.modules()``; all
+        of the same width) each unit's output averaged over the training batch, at each step;
+        ``"cpu_seconds"``: the process CPU time the training took.
+    """
+    import time
+
+    from .train import fit
+
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    base_loss = fit_kwargs.pop("loss_fn", None) or F.cross_entropy
+    losses, means = [], []
+
+    def loss_fn(logits, y):
+        loss = base_loss(logits, y)
+        if logits.requires_grad:  # a training step (evaluations run without gradients)
+            losses.append(loss.item())
+        return loss
+
+    def record_mean(module, inputs, output):
+        if module.training:
+            means.append(output.detach().mean(0))
+
+    hooks = [m.register_forward_hook(record_mean) for m in model.modules() if isinstance(m, record)]
+    try:
+        start = time.process_time()
+        fit(model, train, loss_fn=loss_fn, **fit_kwargs)
+        cpu_seconds = time.process_time() - start
+    finally:
+        for hook in hooks:
+            hook.remove()
+    unit_means = torch.stack(means).view(len(losses), len(hooks), -1) if means else torch.empty(len(losses), 0, 0)
+    return {"losses": np.asarray(losses), "unit_means": unit_means, "cpu_seconds": cpu_seconds}
+
+
+def signal_and_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor, activation=nn.Sigmoid):
+    """What one batch does to a network, layer by layer (chapter 07 §1).
+
+    Runs ``x`` through ``model`` (in its current mode) and backpropagates the cross-entropy with ``y``.
+
+    Returns
+    -------
+    spread : list of float
+        For each module of type ``activation``, in order: the std across the batch of each unit's output,
+        averaged over the units (how much the signals still differ after that layer).
+    gradient : list of float
+        For each ``nn.Linear``, in order: the norm of its weight gradient. ``model``'s gradients are overwritten.
+    """
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    outputs = []
+    hooks = [m.register_forward_hook(lambda mod, inp, out: outputs.append(out.detach()))
+             for m in model.modules() if isinstance(m, activation)]
+    try:
+        model.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return ([out.std(0).mean().item() for out in outputs],
+            [m.weight.grad.norm().item() for m in model.modules() if isinstance(m, nn.Linear)])
+
+
+@torch.no_grad()
+def train_mode_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int | None = None) -> float:
+    """Accuracy of ``model`` (wrongly) left in training mode (chapter 07 §7), on batches of ``batch_size``
+    consecutive samples, or, with ``batch_size=None``, on batches that each hold the samples of one class.
+
+    Works on a deep copy, because a training-mode forward pass updates batch norm's running statistics;
+    ``model`` itself is left untouched.
+    """
+    import copy
+
+    if batch_size is not None:
+        batch_size = check_int("batch_size", batch_size, 1)
+    model = copy.deepcopy(model).train()
+    device = next(model.parameters()).device
+    x, y = x.to(device), y.to(device)
+    if batch_size is None:
+        batches = [y == c for c in torch.unique(y)]
+    else:
+        batches = [slice(i, i + batch_size) for i in range(0, len(y), batch_size)]
+    return sum((model(x[b]).argmax(1) == y[b]).sum().item() for b in batches) / len(y)
+
+
+@torch.no_grad()
+def recompute_statistics(model: nn.Module, x: torch.Tensor) -> nn.Module:
+    """A copy of ``model`` in eval mode whose :class:`BatchNorm` running statistics are recomputed from ``x``,
+    with every other layer (dropout included) in eval mode (chapter 07 §9, the fix for the variance shift).
+
+    One pass over all of ``x`` as a single batch, the batch-norm layers in training mode with the cumulative
+    average (momentum ``None``): each running mean and (unbiased, eq. (4)) variance becomes the statistic of
+    ``x`` as the layer sees it in that pass, where the batch-norm layers before it normalize with the batch's
+    own statistics (these differ from the recomputed running ones only by the variance's factor n/(n - 1)).
+    """
+    import copy
+
+    if not isinstance(x, torch.Tensor):
+        raise ValueError(f"x must be a torch.Tensor of inputs, got {type(x).__name__}")
+    model = copy.deepcopy(model).eval()
+    for layer in model.modules():
+        if isinstance(layer, BatchNorm):
+            layer.reset_running_stats()
+            layer.momentum = None  # cumulative average: one pass over x gives x's statistics exactly
+            layer.train()
+    model(x.to(next(model.parameters()).device))
+    return model.eval()

@@ -160,3 +160,44 @@ def sweep_bands(ax, results, keys, xs=None, *, markers="os^v", color=None, **axe
     ax.set(**axes_settings)
     ax.legend()
     return ax
+
+
+def smoothed_bands(ax, curves, window: int = 10, **kwargs):
+    """Per-step curves (one row per seed, e.g. every training batch's loss) as a ±1 std band around their mean,
+    after a moving average over ``window`` steps (chapter 07 draws its training curves with it).
+
+    The point for steps ``t - window + 1 ... t`` is drawn at ``x = t`` (steps counted from 1), so the first point
+    sits at ``window``. ``kwargs`` go to :func:`mean_std_band` (``label``, ``color``, ``ls``, ...). Returns the line.
+    """
+    curves = np.atleast_2d(np.asarray(curves, dtype=float))
+    if not isinstance(window, (int, np.integer)) or not 1 <= window <= curves.shape[1]:
+        raise ValueError(f"window must be an integer in [1, {curves.shape[1]}] (the curves' length), got {window!r}")
+    kernel = np.ones(window) / window
+    smoothed = np.stack([np.convolve(c, kernel, mode="valid") for c in curves])
+    return mean_std_band(ax, np.arange(smoothed.shape[1]) + window, smoothed, **kwargs)
+
+
+def grouped_bars(ax, results, keys, xticklabels=None, *, width: float = 0.76, **axes_settings):
+    """Bars of the mean over seeds with ±1 std error bars, grouped: one group per row of ``results``
+    (``{row: {key: values over seeds}}``, what :func:`reglib.experiment.sweep` returns), one bar per entry of
+    ``keys`` (``{legend label: key}``) in each group, in the course's colours (chapter 07 §6).
+
+    ``xticklabels`` names the groups (default: the rows); ``axes_settings`` go to ``ax.set``. Returns ``ax``,
+    with a legend.
+    """
+    if not keys:
+        raise ValueError("keys must name at least one {label: key} bar, got none")
+    rows = list(results)
+    labels = [str(r) for r in rows] if xticklabels is None else list(xticklabels)
+    if len(labels) != len(rows):
+        raise ValueError(f"xticklabels must name the {len(rows)} rows of results, got {len(labels)}")
+    bar = width / len(keys)
+    xs = np.arange(len(rows))
+    for k, (label, key) in enumerate(keys.items()):
+        values = [np.asarray(results[r][key], dtype=float) for r in rows]
+        ax.bar(xs + (k - (len(keys) - 1) / 2) * bar, [v.mean() for v in values], bar, yerr=[v.std() for v in values],
+               capsize=3, label=label, color=COLORS[k % len(COLORS)])
+    ax.set_xticks(xs, labels)
+    ax.set(**axes_settings)
+    ax.legend()
+    return ax
