@@ -201,3 +201,48 @@ def grouped_bars(ax, results, keys, xticklabels=None, *, width: float = 0.76, **
     ax.set(**axes_settings)
     ax.legend()
     return ax
+
+
+def plot_sweep(ax, results, keys, reference=None, name="λ", colors=None, marker="o", log=True):
+    """:func:`sweep_bands` with one swept value set apart as a reference: every other value's mean ± std over seeds
+    as a band, and the reference (e.g. λ = 0, which a logarithmic axis cannot show) as a dashed horizontal line at
+    its mean in the band's colour (chapter 01's λ sweeps).
+
+    Parameters
+    ----------
+    ax : matplotlib Axes
+    results : dict
+        ``{value: {key: values over seeds}}``, what :func:`reglib.experiment.sweep` returns; the x axis shows every
+        value but ``reference``, in this order.
+    keys : dict
+        ``{key: label}``: one band per measurement, in ``colors`` in turn (default :data:`COLORS`).
+    reference : optional
+        A key of ``results``. Its line is labelled ``"{label}, {name} = {reference:g}"`` and the bands
+        ``"{label}, {name} > {reference:g}"`` (the swept values lie above it, as λ > 0 above λ = 0);
+        without a reference the bands carry the labels alone.
+    marker : str
+        The bands' marker.
+    log : bool
+        Logarithmic x axis, labelled ``"{name} (log scale)"`` (else ``name``).
+
+    Returns
+    -------
+    list of the bands' lines.
+    """
+    if not keys:
+        raise ValueError("keys must name at least one measurement, got none")
+    if reference is not None and reference not in results:
+        raise ValueError(f"reference must be a key of results, got {reference!r}")
+    swept = {value: r for value, r in results.items() if value != reference}
+    if not swept:
+        raise ValueError("results must hold at least one value besides the reference")
+    lines = []
+    for color, (key, label) in zip(colors or COLORS, keys.items()):
+        sweep_bands(ax, swept, {label if reference is None else f"{label}, {name} > {reference:g}": key},
+                    markers=marker, color=color)
+        lines.append(ax.get_lines()[-1])
+        if reference is not None:
+            ax.axhline(np.mean(results[reference][key]), color=lines[-1].get_color(), ls="--", lw=1,
+                       label=f"{label}, {name} = {reference:g}")
+    ax.set(xscale="log" if log else "linear", xlabel=f"{name} (log scale)" if log else name)
+    return lines
