@@ -353,14 +353,14 @@ class SAM(Optimizer):
 
 
 def modified_loss(loss: torch.Tensor, params, lr: float) -> torch.Tensor:
-    """The modified loss of gradient descent, :math:`\\tilde L = L + \\tfrac{\\alpha}{4}\\lVert\\nabla L\\rVert^2`
+    """The modified loss of gradient descent, :math:`\\tilde L = L + \\tfrac{\\eta}{4}\\lVert\\nabla L\\rVert^2`
     (chapter 11, eq. (6)).
 
-    One step of gradient descent with step size :math:`\\alpha` (``lr``) stays within
-    :math:`O(\\alpha^3)` of the gradient flow of :math:`\\tilde L` run for time :math:`\\alpha`, but only
-    within :math:`O(\\alpha^2)` of the flow of :math:`L` itself (Barrett & Dherin 2021; Smith et al. 2021):
+    One step of gradient descent with step size :math:`\\eta` (``lr``) stays within
+    :math:`O(\\eta^3)` of the gradient flow of :math:`\\tilde L` run for time :math:`\\eta`, but only
+    within :math:`O(\\eta^2)` of the flow of :math:`L` itself (Barrett & Dherin 2021; Smith et al. 2021):
     finite steps implicitly penalise the squared gradient norm. Its gradient is
-    :math:`\\nabla L + \\tfrac{\\alpha}{2} H \\nabla L` with :math:`H` the Hessian of :math:`L`.
+    :math:`\\nabla L + \\tfrac{\\eta}{2} H \\nabla L` with :math:`H` the Hessian of :math:`L`.
 
     Parameters
     ----------
@@ -369,7 +369,7 @@ def modified_loss(loss: torch.Tensor, params, lr: float) -> torch.Tensor:
     params : iterable of Tensor
         The parameters :math:`\\theta` the gradient is taken with respect to (``requires_grad``).
     lr : float
-        Step size :math:`\\alpha \\ge 0`; ``lr=0`` returns ``loss`` unchanged.
+        Step size :math:`\\eta \\ge 0`; ``lr=0`` returns ``loss`` unchanged.
 
     Returns
     -------

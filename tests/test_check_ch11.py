@@ -130,6 +130,27 @@ def test_sam_step_names_each_mistake(kw, match):
         check.sam_step(lambda *a: _sam(*a, **kw))
 
 
+def _restoring_sam(params, grad_fn, lr, rho):
+    """The PyTorch habit: perturb in place, take the gradient, undo the perturbation (θ + ê − ê ≠ θ bit for bit)."""
+    grads = grad_fn(params)
+    norm = torch.sqrt(sum((g ** 2).sum() for g in grads))
+    steps = [rho * g / norm for g in grads]
+    for p, e in zip(params, steps):
+        p.add_(e)
+    grads_sam = grad_fn(params)
+    for p, e in zip(params, steps):
+        p.sub_(e)
+    return [p - lr * g for p, g in zip(params, grads_sam)]
+
+
+def _stepping_sam(params, grad_fn, lr, rho):
+    """Correct values, but the SGD step is taken on the input tensors themselves."""
+    out = _sam(params, grad_fn, lr, rho)
+    for p, new in zip(params, out):
+        p.copy_(new)
+    return params
+
+
 def _mutating_sam(params, grad_fn, lr, rho):
     out = _sam(params, grad_fn, lr, rho)
     params[0].add_(1.0)
@@ -142,6 +163,8 @@ def _mutating_sam(params, grad_fn, lr, rho):
     (lambda params, *a: torch.cat([p.flatten() for p in params]), "list of 2 tensors"),
     (lambda params, *a: [p.flatten() for p in params], "shape"),
     (_mutating_sam, "modified its input"),
+    (_restoring_sam, "changed them back"),
+    (_stepping_sam, "modified its input `params` in place"),
 ])
 def test_sam_step_rejects_broken_candidates(candidate, match):
     with pytest.raises(AssertionError, match=match):
