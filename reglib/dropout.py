@@ -13,10 +13,10 @@ name                        what it computes                                    
 :func:`dropout`             :math:`y = x \\odot m / q,\\; m_i \\sim \\mathrm{Bernoulli}(q)`             ch. 06, (1)
 :func:`dropout_forward`     eq. (1), returning the mask as the cache                                ch. 06, (1)
 :func:`dropout_backward`    :math:`\\delta x = \\delta y \\odot m / q`                                   ch. 06, (2)
-:func:`gaussian_dropout`    :math:`y = x \\odot \\xi,\\; \\xi_i \\sim \\mathcal N(1, p/q)`                 ch. 06, (3)
-:func:`spatial_dropout`     eq. (1) with one :math:`m_{nc}` per sample and channel                  ch. 06, (4)
-:class:`DropConnectLinear`  :math:`y = (M \\odot W / q)\\,x + b,\\; M_{ij} \\sim \\mathrm{Bernoulli}(q)`   ch. 06, (5)
-:func:`mc_predict`          :math:`\\bar\\pi = \\frac1T\\sum_t \\mathrm{softmax}(f(x; m_t))` and its std     ch. 06, (6)
+:func:`gaussian_dropout`    :math:`y = x \\odot \\xi,\\; \\xi_i \\sim \\mathcal N(1, p/q)`                 ch. 06, (4)
+:func:`spatial_dropout`     eq. (1) with one :math:`m_{nc}` per sample and channel                  ch. 06, (5)
+:class:`DropConnectLinear`  :math:`y = (M \\odot W / q)\\,x + b,\\; M_{ij} \\sim \\mathrm{Bernoulli}(q)`   ch. 06, (6)
+:func:`mc_predict`          :math:`\\bar\\pi = \\frac1T\\sum_t \\mathrm{softmax}(f(x; m_t))` and its std     ch. 06, (3)
 :func:`drop_path`           eq. (1) with one :math:`m_n` per sample: the whole residual branch      ch. 10, (6)
 ==========================  ======================================================================  ==============
 
@@ -164,7 +164,7 @@ def dropout(x: torch.Tensor, p: float = 0.5, training: bool = True, generator=No
 
 
 def spatial_dropout(x: torch.Tensor, p: float = 0.5, training: bool = True, generator=None) -> torch.Tensor:
-    """Channel ("spatial") dropout (chapter 06, eq. (4)): drop whole feature maps.
+    """Channel ("spatial") dropout (chapter 06, eq. (5)): drop whole feature maps.
 
     Neighbouring activations of a convolutional feature map are strongly correlated, so dropping
     single entries removes little information; dropping a channel for a whole sample does
@@ -218,7 +218,7 @@ def drop_path(x: torch.Tensor, p: float = 0.5, training: bool = True, generator=
 
 
 def gaussian_dropout(x: torch.Tensor, p: float = 0.5, training: bool = True, generator=None) -> torch.Tensor:
-    """Gaussian (multiplicative-noise) dropout (chapter 06, eq. (3)).
+    """Gaussian (multiplicative-noise) dropout (chapter 06, eq. (4)).
 
     Multiplies every entry by :math:`\\xi \\sim \\mathcal N(1, p/(1-p))`: the same mean (1) and
     variance (:math:`p/(1-p)`) as the Bernoulli factor :math:`m/(1-p)` of eq. (1), without exact
@@ -277,7 +277,7 @@ class Dropout(_DropoutModule):
 
 
 class GaussianDropout(_DropoutModule):
-    """Module form of :func:`gaussian_dropout` (chapter 06, eq. (3)); ``p`` in [0, 1)."""
+    """Module form of :func:`gaussian_dropout` (chapter 06, eq. (4)); ``p`` in [0, 1)."""
 
     _allow_one = False
 
@@ -286,7 +286,7 @@ class GaussianDropout(_DropoutModule):
 
 
 class SpatialDropout(_DropoutModule):
-    """Module form of :func:`spatial_dropout` (chapter 06, eq. (4)); input (N, C, *)."""
+    """Module form of :func:`spatial_dropout` (chapter 06, eq. (5)); input (N, C, *)."""
 
     def _function(self, x, p, training):
         return spatial_dropout(x, p, training)
@@ -300,13 +300,17 @@ class DropPath(_DropoutModule):
 
 
 class DropConnectLinear(nn.Linear):
-    """A linear layer whose *weights* are dropped in training (chapter 06, eq. (5); Wan et al. 2013).
+    """A linear layer whose *weights* are dropped in training (chapter 06, eq. (6); Wan et al. 2013).
 
     Training: :math:`y = x (M \\odot W / (1-p))^\\top + b` with a fresh
     :math:`M_{ij} \\sim \\mathrm{Bernoulli}(1-p)` on every call, shared by the mini-batch (one mask per
     forward pass, as most implementations do; a mask per sample would need a batched matmul).
-    The bias is not dropped. Evaluation: exactly ``F.linear(x, weight, bias)``. Parameters,
-    initialization and ``state_dict`` are those of ``nn.Linear``.
+    The bias is not dropped. Evaluation: exactly ``F.linear(x, weight, bias)``, the mean network.
+    Parameters, initialization and ``state_dict`` are those of ``nn.Linear``.
+
+    This is a simplified DropConnect. Wan et al. (2013) draw a mask per example, and at test time they
+    do not use the mean network: they approximate each unit's pre-activation by a Gaussian with the
+    mean and variance it has over the masks, pass samples of it through the nonlinearity and average.
 
     Parameters
     ----------
@@ -343,7 +347,7 @@ DROPOUT_MODULES = (
 
 @torch.no_grad()
 def mc_predict(model: nn.Module, x: torch.Tensor, n_samples: int = 50, *, dropout_types=DROPOUT_MODULES):
-    """Monte-Carlo dropout prediction (chapter 06, eq. (6); Gal & Ghahramani 2016).
+    """Monte-Carlo dropout prediction (chapter 06, eq. (3); Gal & Ghahramani 2016).
 
     Runs ``model`` ``n_samples`` times with its dropout modules active and everything else in
     eval mode (batch norm uses its running statistics and does not update them), and averages

@@ -116,7 +116,7 @@ class CNN1d(nn.Module):
     hidden layer of that many ReLU units between the flattened feature maps and the read-out. ``dropout``
     acts right before the read-out: on that hidden layer's units (the classic placement after fully
     connected layers), or, without one, on the flattened feature maps. ``channel_dropout`` drops whole
-    feature maps after each convolution (chapter 06, eq. (4)).
+    feature maps after each convolution (chapter 06, eq. (5)).
     """
 
     def __init__(self, num_classes: int = 10, channels: int = 25, length: int = 40,

@@ -109,6 +109,21 @@ def forward_wrong_shape(x, p, training=True):
     return out[:, :-1], cache
 
 
+def forward_torch_functional(x, p, training=True):
+    """PyTorch's dropout, the mask read back from the output: passes every statistical test."""
+    if not training:
+        return x, None
+    out = torch.nn.functional.dropout(x, p, training=True)
+    return out, ((out != 0).to(x.dtype), p)
+
+
+def forward_torch_module(x, p, training=True):
+    if not training:
+        return x, None
+    out = torch.nn.Dropout(p)(x)
+    return out, ((out != 0).to(x.dtype), p)
+
+
 @pytest.mark.parametrize("candidate", [good_forward])
 def test_forward_reference_passes(candidate, capsys):
     check.dropout_forward(candidate)
@@ -129,6 +144,8 @@ def test_forward_reference_passes(candidate, capsys):
     (forward_not_implemented, "not implemented yet"),
     (forward_nan, "NaN"),
     (forward_wrong_shape, "shape"),
+    (forward_torch_functional, "calls PyTorch's dropout"),
+    (forward_torch_module, "calls PyTorch's dropout"),
 ])
 def test_forward_mistakes_are_named(candidate, hint):
     with pytest.raises(AssertionError, match=hint):
@@ -317,6 +334,17 @@ def test_entropy_reference_passes(entropies, capsys):
 def test_entropy_mistakes_are_named(entropies, transform, hint):
     with pytest.raises(AssertionError, match=hint):
         check.entropy_by_correctness(*transform(entropies["mc"], entropies["det"]))
+
+
+def test_entropy_expected_entropy_is_named():
+    """The mean of the passes' entropies (with other masks than the checker's) instead of the entropy of the mean."""
+    from reglib.check import ch06
+
+    model, x, y = check.mc_dropout_setup()
+    passes = torch.softmax(ch06._sample_passes(model, x, 100, seed=1), dim=-1)
+    per_pass, correct = predictive_entropy(passes).mean(0), passes.mean(0).argmax(-1) == y
+    with pytest.raises(AssertionError, match="expected entropy"):
+        check.entropy_by_correctness(per_pass[correct].mean().item(), per_pass[~correct].mean().item())
 
 
 # --------------------------------------------------------------------------- task 5

@@ -17,6 +17,7 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
 from .. import dropout as ref
 from ..metrics import predictive_entropy
@@ -106,13 +107,40 @@ def _check_independent(kept, name):
                  "per " + what.split()[0] + "; dropout draws an independent value for every entry")
 
 
+class _DropoutSpy(TorchFunctionMode):
+    """Records the names of PyTorch's dropout functions called while active (``F.dropout``, ``nn.Dropout``,
+    ``torch.dropout``, ``F.dropout1d`` ...): they all pass through ``__torch_function__``."""
+
+    def __init__(self):
+        super().__init__()
+        self.called = set()
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        fname = getattr(func, "__name__", "")
+        if "dropout" in fname:
+            self.called.add(fname)
+        return func(*args, **(kwargs or {}))
+
+
+def _forbid_builtin_dropout(candidate, x, name):
+    """Task 1 asks for the mask to be drawn by hand; PyTorch's dropout would pass every statistical test."""
+    with _DropoutSpy() as spy:
+        call(candidate, x, 0.5, name=name)
+    if spy.called:
+        fail(f"`{name}` calls PyTorch's dropout ({', '.join(sorted(spy.called))}: F.dropout, nn.Dropout or "
+             "torch.dropout). The task is to write it yourself: draw the keep mask, e.g. "
+             "`mask = (torch.rand_like(x) >= p).to(x.dtype)`, and return x * mask / (1 - p) with that mask")
+
+
 def dropout_forward(candidate) -> None:
     """``candidate(x, p, training=True) -> (out, cache)`` with ``cache = (mask, p)``.
 
     ``mask`` holds 1 for kept and 0 for dropped entries; in eval (``training=False``) ``out`` is ``x``.
+    PyTorch's own dropout (``F.dropout``, ``nn.Dropout``, ``torch.dropout``) is rejected.
     """
     name = "dropout_forward"
     x = _signal()
+    _forbid_builtin_dropout(candidate, _signal((20, 50), seed=9), name)
     for p in (0.2, 0.7):
         out, cache = _unpack(call(candidate, x, p, name=name), name)
         out = expect_tensor(out, name, shape=x.shape, dtype=x.dtype)
@@ -423,7 +451,11 @@ def entropy_by_correctness(entropy_correct, entropy_wrong) -> None:
     h_c = expect_scalar(entropy_correct, "entropy_correct")
     h_w = expect_scalar(entropy_wrong, "entropy_wrong")
     model, x, y = mc_dropout_setup()
-    ref_c, ref_w = _split_entropy(_reference_mc(model, x, 100)[0], y)  # the same T as the task: same bias
+    passes = torch.softmax(_sample_passes(model, x, 100), dim=-1)  # the same T as the task: same bias
+    ref_c, ref_w = _split_entropy(passes.mean(0), y)
+    per_pass = predictive_entropy(passes).mean(0)  # the mean of the passes' entropies, per signal
+    correct = passes.mean(0).argmax(-1) == y
+    exp_c, exp_w = per_pass[correct].mean().item(), per_pass[~correct].mean().item()
     with torch.no_grad():
         det_c, det_w = _split_entropy(torch.softmax(model(x), dim=-1), y)
     # two 100-pass estimates with different dropout masks differed by 0.012 nats (the test's global-RNG
@@ -442,6 +474,9 @@ def entropy_by_correctness(entropy_correct, entropy_wrong) -> None:
                                      "reglib.metrics.predictive_entropy does"),
         ((det_c, det_w), "these are the entropies of the deterministic (eval-mode) prediction; use the "
                          "MC-dropout average of Task 3"),
+        ((exp_c, exp_w), "these are the mean of the 100 passes' entropies (the expected entropy), which is "
+                         "smaller: entropy is concave, so averaging first adds the passes' disagreement. Average "
+                         "the probabilities over the passes first (Task 3), then take −Σ_k p_k log p_k of that average"),
     ]
     for (a, b), hint in checks:
         if abs(h_c - a) < tol and abs(h_w - b) < tol:
@@ -489,6 +524,8 @@ register_answers({
                                                     "convolutional units can co-adapt too; think about what a "
                                                     "neighbouring activation knows",
         },
-        "explain": "correlated neighbours carry a dropped entry's information; dropping a whole channel removes it",
+        "explain": "correlated neighbours carry a dropped entry's information; dropping a whole channel removes it. "
+                   "How much depends on the maps: in chapter 06 §5.4 the two neighbours explain most of an input "
+                   "entry's variance but clearly less of a stride-2 feature map's, and channel dropout did not help there",
     },
 })
