@@ -244,18 +244,40 @@ def _is_check(node) -> bool:
     return name.startswith(("check_", "_check"))
 
 
+def _bound_names(stmt, source_lines) -> str | None:
+    """For a checking assignment that binds a name other than the one it checks (``eps = check_probability(
+    "smoothing", smoothing)``, ``self.p = check_probability("p", p)``), the plain assignment it stands for
+    (``eps = smoothing``, ``self.p = p``); None when it only re-binds its own arguments (``p = check_x("p", p)``)."""
+    import ast
+
+    if not isinstance(stmt, ast.Assign):
+        return None
+    args = [ast.unparse(arg) for arg in stmt.value.args if not isinstance(arg, ast.Constant)]
+    targets = [ast.unparse(t) for t in stmt.targets]
+    if not args or all(t in (", ".join(args), "(" + ", ".join(args) + ")") for t in targets):
+        return None
+    indent = source_lines[stmt.lineno - 1][:len(source_lines[stmt.lineno - 1]) - len(source_lines[stmt.lineno - 1].lstrip())]
+    return f"{indent}{' = '.join(targets)} = {args[0] if len(args) == 1 else ', '.join(args)}"
+
+
 def source_without_checks(obj) -> tuple[str, int]:
-    """``obj``'s source with its argument-checking statements left out (see :func:`_is_check`), and how many."""
+    """``obj``'s source with its argument-checking statements left out (see :func:`_is_check`), and how many.
+
+    A check that also binds a new name (``self.p = check_probability("p", p)``) is shown as the plain
+    assignment it performs (``self.p = p``), so the code that remains still defines every name it uses."""
     import ast
     import inspect
     import textwrap
 
     source = textwrap.dedent(inspect.getsource(obj))
+    lines = source.splitlines()
     checks = [stmt for node in ast.walk(ast.parse(source)) for field in ("body", "orelse", "finalbody")
               if isinstance(getattr(node, field, None), list)
               for stmt in getattr(node, field) if isinstance(stmt, ast.stmt) and _is_check(stmt)]
+    replace = {stmt.lineno: _bound_names(stmt, lines) for stmt in checks}
     drop = {line for stmt in checks for line in range(stmt.lineno, stmt.end_lineno + 1)}
-    kept = [line for i, line in enumerate(source.splitlines(), start=1) if i not in drop]
+    kept = [replace[i] if replace.get(i) else line for i, line in enumerate(lines, start=1)
+            if i not in drop or replace.get(i)]
     return "\n".join(kept) + "\n", len(checks)
 
 

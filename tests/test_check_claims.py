@@ -191,6 +191,11 @@ def test_show_source_leaves_argument_checks_out():
     assert "def elastic_net_penalty(" in source and '"""' in source  # signature and docstring stay
     source, count = experiment.source_without_checks(dropout)
     assert count == 2 and "_check_x" not in source and "return _masked(" in source
+    # a check that binds a new name is shown as the assignment it performs, so every used name stays defined
+    from reglib.dropout import DropConnectLinear
+
+    source, count = experiment.source_without_checks(DropConnectLinear.__init__)
+    assert "self.p = p" in source and "check_probability" not in source and count >= 1
     # a function without checks comes back whole
     source, count = experiment.source_without_checks(experiment.mean_std)
     assert count == 0 and source.strip() == inspect.getsource(experiment.mean_std).strip()
