@@ -252,12 +252,16 @@ def _bound_names(stmt, source_lines) -> str | None:
 
     if not isinstance(stmt, ast.Assign):
         return None
-    args = [ast.unparse(arg) for arg in stmt.value.args if not isinstance(arg, ast.Constant)]
+    call = stmt.value
+    labels = [arg.value for arg in call.args if isinstance(arg, ast.Constant) and isinstance(arg.value, str)]
+    names = [ast.unparse(arg) for arg in call.args if not isinstance(arg, ast.Constant)]
+    if labels:  # check_x("name", name, bounds...): the checked value is the argument called `name`
+        names = [n for n in names if n == labels[0]] or names[:1]
     targets = [ast.unparse(t) for t in stmt.targets]
-    if not args or all(t in (", ".join(args), "(" + ", ".join(args) + ")") for t in targets):
+    if not names or all(t in (", ".join(names), "(" + ", ".join(names) + ")") for t in targets):
         return None
-    indent = source_lines[stmt.lineno - 1][:len(source_lines[stmt.lineno - 1]) - len(source_lines[stmt.lineno - 1].lstrip())]
-    return f"{indent}{' = '.join(targets)} = {args[0] if len(args) == 1 else ', '.join(args)}"
+    line = source_lines[stmt.lineno - 1]
+    return f"{line[:len(line) - len(line.lstrip())]}{' = '.join(targets)} = {', '.join(names)}"
 
 
 def source_without_checks(obj) -> tuple[str, int]:
