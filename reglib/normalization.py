@@ -12,28 +12,28 @@ entries share a mean and a variance. Notation: :math:`n` entries share one stati
 
     y_i = \\gamma \\hat x_i + \\beta                                                            \\quad (3)
 
-    \\hat\\mu \\leftarrow (1 - m)\\,\\hat\\mu + m\\,\\mu, \\qquad
-    \\hat\\sigma^2 \\leftarrow (1 - m)\\,\\hat\\sigma^2 + m\\,\\tfrac{n}{n-1}\\sigma^2           \\quad (4)
-
     \\delta\\beta = \\sum_i \\delta y_i, \\qquad \\delta\\gamma = \\sum_i \\delta y_i \\hat x_i,
     \\qquad \\delta x_i = \\frac{1}{n\\sqrt{\\sigma^2+\\epsilon}}
-    \\Big(n g_i - \\sum_j g_j - \\hat x_i \\sum_j g_j \\hat x_j\\Big),\\; g = \\gamma\\,\\delta y   \\quad (5)
+    \\Big(n g_i - \\sum_j g_j - \\hat x_i \\sum_j g_j \\hat x_j\\Big),\\; g = \\gamma\\,\\delta y   \\quad (4)
+
+    \\hat\\mu \\leftarrow (1 - m)\\,\\hat\\mu + m\\,\\mu, \\qquad
+    \\hat\\sigma^2 \\leftarrow (1 - m)\\,\\hat\\sigma^2 + m\\,\\tfrac{n}{n-1}\\sigma^2           \\quad (5)
 
 * **Batch norm** (Ioffe & Szegedy 2015): one statistic per channel, over the batch and every
   position, i.e. over dims (0, 2, 3, ...) of an (N, C, *) input; :math:`\\gamma, \\beta` per channel.
   Training normalizes with the biased batch variance (1) and updates running estimates with the
-  *unbiased* one (4); evaluation normalizes with the running estimates instead.
+  *unbiased* one (5); evaluation normalizes with the running estimates instead.
 * **Layer norm** (Ba et al. 2016): one statistic per sample, over the trailing
   ``normalized_shape`` dims; :math:`\\gamma, \\beta` per feature; the same computation in training
   and evaluation, no running statistics.
 
-For batch norm, :math:`\\gamma` is constant over the :math:`n` entries, so eq. (5) becomes
+For batch norm, :math:`\\gamma` is constant over the :math:`n` entries, so eq. (4) becomes
 :math:`\\delta x = \\frac{\\gamma}{n\\sigma}(n\\,\\delta y - \\delta\\beta - \\hat x\\,\\delta\\gamma)`.
 
 :func:`batch_norm_forward` / :func:`batch_norm_backward` and :func:`layer_norm_forward` /
 :func:`layer_norm_backward` are the readable (N, D) forward/backward pairs. :func:`batch_norm` and
 :func:`layer_norm` run the same equations as ``torch.autograd.Function``\\ s arranged for speed (few
-passes over memory, eq. (5) instead of differentiating the graph of (1)-(3)); they match
+passes over memory, eq. (4) instead of differentiating the graph of (1)-(3)); they match
 ``torch.nn.functional.batch_norm`` / ``layer_norm``, and so do the modules :class:`BatchNorm` and
 :class:`LayerNorm` match ``nn.BatchNorm1d/2d/3d`` and ``nn.LayerNorm``, ``state_dict`` included.
 """
@@ -81,7 +81,7 @@ def _standardize(x: torch.Tensor, dim, eps: float):
 
 
 def _closed_form_dx(g: torch.Tensor, x_hat: torch.Tensor, inv_std: torch.Tensor, dim) -> torch.Tensor:
-    """Eq. (5): :math:`\\delta x = \\frac1\\sigma\\big(g - \\overline{g} - \\hat x\\,\\overline{g\\hat x}\\big)`,
+    """Eq. (4): :math:`\\delta x = \\frac1\\sigma\\big(g - \\overline{g} - \\hat x\\,\\overline{g\\hat x}\\big)`,
     bars being means over the ``n`` entries of ``dim`` that share a statistic, :math:`g = \\gamma\\,\\delta y`."""
     return inv_std * (g - g.mean(dim, keepdim=True) - x_hat * (g * x_hat).mean(dim, keepdim=True))
 
@@ -125,7 +125,7 @@ def batch_norm_forward(x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor,
 
 
 def batch_norm_backward(dout: torch.Tensor, cache):
-    """Gradients of :func:`batch_norm_forward` (chapter 07, eq. (5)).
+    """Gradients of :func:`batch_norm_forward` (chapter 07, eq. (4)).
 
     With :math:`N` samples, :math:`\\delta\\beta = \\sum_n \\delta y_n`,
     :math:`\\delta\\gamma = \\sum_n \\delta y_n \\hat x_n` and the compact closed form
@@ -177,7 +177,7 @@ def layer_norm_forward(x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor,
 
 
 def layer_norm_backward(dout: torch.Tensor, cache):
-    """Gradients of :func:`layer_norm_forward` (chapter 07, eq. (5) with the sums over features).
+    """Gradients of :func:`layer_norm_forward` (chapter 07, eq. (4) with the sums over features).
 
     :math:`\\delta\\beta` and :math:`\\delta\\gamma` sum over the batch as in batch norm, but the
     statistics are per sample, so the closed form runs along each row with :math:`g = \\gamma\\,\\delta y`:
@@ -197,7 +197,7 @@ def layer_norm_backward(dout: torch.Tensor, cache):
 # --------------------------------------------------------------------------- fast autograd Functions
 #
 # Plain autograd through eqs. (1)-(3) launches a dozen kernels and keeps several (N, D)
-# intermediates; these Functions make fewer passes over memory and apply eq. (5) directly.
+# intermediates; these Functions make fewer passes over memory and apply eq. (4) directly.
 
 
 def _bn_dims(x: torch.Tensor) -> tuple:
@@ -256,7 +256,7 @@ class _BatchNormTrain(torch.autograd.Function):
 
     Forward: the statistics (1), then :math:`y = s\\,x + t` in one pass, with per-channel
     :math:`s = \\gamma/\\sigma`, :math:`t = \\beta - \\mu s` (:math:`\\sigma = \\sqrt{\\sigma^2+\\epsilon}`).
-    Backward: eq. (5) rewritten in terms of the saved input (no normalized copy is kept),
+    Backward: eq. (4) rewritten in terms of the saved input (no normalized copy is kept),
 
     .. math:: \\delta\\gamma = \\tfrac1\\sigma\\big(\\textstyle\\sum \\delta y\\,x - \\mu\\,\\delta\\beta\\big),
               \\qquad \\delta x = k\\,\\delta y + c\\,x + e,
@@ -306,7 +306,7 @@ class _LayerNorm(torch.autograd.Function):
     """Layer norm over the last ``ndim`` dims of ``x``.
 
     Forward: mean, then :math:`\\sigma` from the norm of the centred rows (no squared copy), then
-    eq. (3). Backward: eq. (5) per row, with the row sums :math:`\\sum_j g_j = \\delta y \\cdot \\gamma`
+    eq. (3). Backward: eq. (4) per row, with the row sums :math:`\\sum_j g_j = \\delta y \\cdot \\gamma`
     and :math:`\\sum_j g_j\\hat x_j = (\\delta y \\odot \\hat x)\\cdot\\gamma` taken as matrix-vector products.
     """
 
@@ -368,7 +368,7 @@ def _check_optional_vector(name: str, v, size: int) -> None:
 
 def batch_norm(x: torch.Tensor, running_mean, running_var, weight=None, bias=None, training: bool = False,
                momentum: float = 0.1, eps: float = 1e-5) -> torch.Tensor:
-    """Batch normalization (chapter 07, eqs. (1)-(4); Ioffe & Szegedy 2015).
+    """Batch normalization (chapter 07, eqs. (1)-(3) and (5); Ioffe & Szegedy 2015).
 
     Same results and running-statistic updates as ``torch.nn.functional.batch_norm``.
 
@@ -378,14 +378,14 @@ def batch_norm(x: torch.Tensor, running_mean, running_var, weight=None, bias=Non
         Statistics per channel ``c``, over every other dim (n = N·L or N·H·W entries).
     running_mean, running_var : Tensor of shape (C,) or None
         Running estimates :math:`\\hat\\mu, \\hat\\sigma^2`. In training they are updated in place by
-        eq. (4) (the *unbiased* batch variance, :math:`\\tfrac{n}{n-1}\\sigma^2`) when given; in
+        eq. (5) (the *unbiased* batch variance, :math:`\\tfrac{n}{n-1}\\sigma^2`) when given; in
         evaluation they are required and used instead of batch statistics.
     weight, bias : Tensor of shape (C,), optional
         :math:`\\gamma` and :math:`\\beta` (1 and 0 when None).
     training : bool
         Normalize with the batch statistics (biased variance, eq. (1)) and update the running ones.
     momentum : float
-        :math:`m \\in [0, 1]` in eq. (4) (PyTorch's convention: the weight of the *new* batch).
+        :math:`m \\in [0, 1]` in eq. (5) (PyTorch's convention: the weight of the *new* batch).
     eps : float
         :math:`\\epsilon \\ge 0` in eq. (2).
 
@@ -413,7 +413,7 @@ def batch_norm(x: torch.Tensor, running_mean, running_var, weight=None, bias=Non
     if n < 2:
         raise ValueError(f"x must have more than 1 value per channel when training, got shape {tuple(x.shape)}")
     out, mean, var = _BatchNormTrain.apply(x, weight, bias, eps)
-    with torch.no_grad():  # eq. (4)
+    with torch.no_grad():  # eq. (5)
         if running_mean is not None:
             running_mean.mul_(1 - momentum).add_(mean.flatten(), alpha=momentum)
         if running_var is not None:
@@ -481,7 +481,7 @@ class BatchNorm(nn.Module):
     eps : float
         :math:`\\epsilon \\ge 0`.
     momentum : float or None
-        :math:`m \\in [0, 1]` of eq. (4); None uses the cumulative average
+        :math:`m \\in [0, 1]` of eq. (5); None uses the cumulative average
         (:math:`m = 1/t` at the :math:`t`-th training batch), as PyTorch does.
     affine : bool
         Learn :math:`\\gamma` (init 1) and :math:`\\beta` (init 0).
@@ -606,7 +606,7 @@ class GhostBatchNorm(nn.Module):
     Wraps a :class:`BatchNorm` ``bn`` for (N, C) inputs. In training, the batch is split into ``N / ghost``
     consecutive sub-batches of ``ghost`` samples, each normalized with its own mean and variance (eqs. (1)-(3)),
     with the shared :math:`\\gamma, \\beta`; smaller ``ghost`` means noisier statistics at the same batch size.
-    The running statistics become the average of the sub-batches' updates (eq. (4)). In evaluation it is
+    The running statistics become the average of the sub-batches' updates (eq. (5)). In evaluation it is
     ``bn`` itself. ``N`` must be a multiple of ``ghost``.
     """
 
@@ -755,7 +755,7 @@ def recompute_statistics(model: nn.Module, x: torch.Tensor) -> nn.Module:
     with every other layer (dropout included) in eval mode (chapter 07 §9, the fix for the variance shift).
 
     One pass over all of ``x`` as a single batch, the batch-norm layers in training mode with the cumulative
-    average (momentum ``None``): each running mean and (unbiased, eq. (4)) variance becomes the statistic of
+    average (momentum ``None``): each running mean and (unbiased, eq. (5)) variance becomes the statistic of
     ``x`` as the layer sees it in that pass, where the batch-norm layers before it normalize with the batch's
     own statistics (these differ from the recomputed running ones only by the variance's factor n/(n - 1)).
     """

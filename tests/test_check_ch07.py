@@ -271,6 +271,10 @@ def test_train_mode_accuracy_accepts_reference(capsys):
     (_not_implemented, "not implemented yet"),
     (lambda model, x, y, b: float("nan"), "returned nan"),
     (lambda model, x, y, b: torch.ones(3), "single number"),
+    (lambda model, x, y, b: 100 * good_train_mode_accuracy(model, x, y, b), "you returned a percentage"),
+    (lambda model, x, y, b: good_train_mode_accuracy(model, x, y, b) * len(y), "number of correct predictions"),
+    (lambda model, x, y, b: good_train_mode_accuracy(model, x, y, b) + 0.05,
+     "divide the number of correct predictions over all samples by len"),
 ])
 def test_train_mode_accuracy_names_each_mistake(candidate, hint):
     with pytest.raises(AssertionError, match=hint):
@@ -320,6 +324,14 @@ def test_train_mode_results_rejects_wrong_values():
         check.train_mode_results(results, acc_eval, 800 if safe != 800 else 2)
     with pytest.raises(AssertionError, match="smallest_safe_batch"):
         check.train_mode_results(results, acc_eval, None)
+
+
+def test_train_mode_results_rejects_percentages():
+    results, acc_eval, safe, *_ = _experiment()
+    with pytest.raises(AssertionError, match=r"results\[2\] = .* is a percentage"):
+        check.train_mode_results({b: 100 * a for b, a in results.items()}, acc_eval, safe)
+    with pytest.raises(AssertionError, match="`eval_accuracy` = .* is a percentage"):
+        check.train_mode_results(results, 100 * acc_eval, safe)
 
 
 # --------------------------------------------------------------------------- task 5: conceptual questions

@@ -148,7 +148,7 @@ def batch_norm_backward(candidate) -> None:
              "you forgot the variance term: every x_i also moves sigma^2, which contributes "
              "-x_hat_i * (sum_j g_j x_hat_j) / (N s) to dx_i"),
             (g / spread, "dx = gamma * dout / s treats the batch statistics as constants; add the paths through "
-                         "the mean and the variance (eq. (5))"),
+                         "the mean and the variance (eq. (4))"),
             (_dx(dout, x_hat, spread), "gamma is missing from dx: the gradient reaching x_hat is g = gamma * dout"),
             (_dx(g, xh_u, s_u), "you used the unbiased variance (n - 1); the forward pass normalizes with the "
                                 "biased one (1/n), so the backward must too"),
@@ -163,7 +163,7 @@ def batch_norm_backward(candidate) -> None:
     dx = expect_tensor(out[0], name + " (dx)", shape=x.shape, dtype=_F64)
     diagnose(dx, _dx(gamma * dout, *_normalize(x, 0, 1e-5)), name + " (default eps)", atol=_ATOL, rtol=_RTOL,
              context="when called without eps: the default must be eps=1e-5")
-    passed(name, "equals eq. (5) and autograd; dx sums to zero over the batch")
+    passed(name, "equals eq. (4) and autograd; dx sums to zero over the batch")
 
 
 # --------------------------------------------------------------------------- task 3: layer-norm forward
@@ -311,14 +311,26 @@ def train_mode_accuracy(candidate) -> None:
         if len(full) < len(batches):
             mistakes.append((sum(full) / (len(full) * batch_size),
                              "you dropped the last, smaller batch; every sample must be evaluated"))
+        mistakes += [
+            (100 * expected, "you returned a percentage; return the accuracy as a fraction between 0 and 1 "
+                             "(correct predictions / len(y)), without the factor 100"),
+            (expected * len(y), "you returned the number of correct predictions; divide it by len(y) to get the "
+                                "accuracy, a fraction between 0 and 1"),
+        ]
         if abs(value - expected) > 1e-6 and all(abs(value - w) > 1e-6 for w, _ in mistakes):
             again = expect_scalar(call(candidate, _arrive(model, how), x, y, batch_size, name=name), name)
             if again != value:
                 fail(f"`{name}` gave two different accuracies for the same model and data ({value:.4f}, "
                      f"{again:.4f}): feed the samples in the given order, in consecutive batches (no shuffling, "
                      "no random sampling)")
-        diagnose(value, expected, name, atol=1e-6, rtol=0, mistakes=mistakes,
-                 context=f"for batch_size={batch_size} (model arriving in {how} mode)")
+        for wrong, hint in mistakes:
+            if abs(value - expected) > 1e-6 and abs(value - wrong) <= 1e-6:
+                fail(f"`{name}`: {hint}")
+        if abs(value - expected) > 1e-6:  # no equation to compare with: say what the number should be
+            fail(f"`{name}` returned {value:.4f} for batch_size={batch_size} (model arriving in {how} mode), "
+                 f"expected {expected:.4f}: copy the model, switch the copy to training mode, predict each "
+                 "consecutive batch of batch_size samples in the given order (the last one may be smaller), and "
+                 "divide the number of correct predictions over all samples by len(y)")
     passed(name, "training-mode accuracy, batch by batch, with the model untouched")
 
 
@@ -335,12 +347,17 @@ def train_mode_results(results, eval_accuracy, smallest_safe_batch) -> None:
     acc_eval = expect_scalar(eval_accuracy, "eval_accuracy")
     ref_eval = _eval_accuracy(model, x, y)
     if abs(acc_eval - ref_eval) > 1e-6:  # accuracies are multiples of 1/800; float32 rounding is far smaller
+        if abs(acc_eval - 100 * ref_eval) < 1e-4:
+            fail(f"`eval_accuracy` = {acc_eval:.2f} is a percentage; give it as a fraction between 0 and 1")
         if abs(acc_eval - _reference_accuracy(model, x, y, len(y))) < 1e-6:
             fail("`eval_accuracy` was measured in training mode (one batch of 800): call model.eval() first")
         fail(f"`eval_accuracy` = {acc_eval:.4f}, but the model's accuracy in eval mode on x_val is {ref_eval:.4f}")
     expected = {b: _reference_accuracy(model, x, y, b) for b in TRAIN_MODE_BATCHES}
     for b in TRAIN_MODE_BATCHES:
         value = expect_scalar(results[b], f"results[{b}]")
+        if abs(value - 100 * expected[b]) < 1e-4:
+            fail(f"results[{b}] = {value:.2f} is a percentage; store accuracies as fractions between 0 and 1, as "
+                 "train_mode_accuracy returns them")
         if abs(value - expected[b]) > 1e-6:
             fail(f"results[{b}] = {value:.4f}, expected {expected[b]:.4f}: run your checked train_mode_accuracy "
                  "on the model and validation data of check.bn_exercise_setup()")
