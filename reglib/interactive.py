@@ -201,8 +201,8 @@ def optimal_logit_gap(eps: float, num_classes: int = 10) -> float:
     r"""Chapter 09, eq. (3b): :math:`\Delta^*(\varepsilon) = \log(1 + K(1-\varepsilon)/\varepsilon)`, the gap
     between the true and every other logit at the minimum of the smoothed cross-entropy (∞ at ε = 0)."""
     eps = check_probability("eps", eps)
-    k = check_int("num_classes", num_classes, 2)
-    return math.inf if eps == 0 else math.log1p(k * (1 - eps) / eps)
+    num_classes = check_int("num_classes", num_classes, 2)
+    return math.inf if eps == 0 else math.log1p(num_classes * (1 - eps) / eps)
 
 
 def label_smoothing_figure(eps: float, num_classes: int = 10, true_class: int = 0):
@@ -224,8 +224,10 @@ def label_smoothing_figure(eps: float, num_classes: int = 10, true_class: int = 
     fig, (ax_q, ax_g) = _figure(10, 3.4, 2)
     classes = np.arange(k)
     ax_q.bar(classes, np.eye(k)[true_class], color="none", edgecolor="0.5", ls="--", label="one-hot $e_y$")
-    ax_q.bar(classes, q, width=0.6, color=[colors[1] if c == true_class else colors[0] for c in classes],
-             label=f"smoothed, ε = {eps:.2f}")
+    other = classes != true_class
+    ax_q.bar(classes[~other], q[~other], width=0.6, color=colors[1],
+             label=f"smoothed, true class: 1 − ε + ε/K, ε = {eps:.2f}")
+    ax_q.bar(classes[other], q[other], width=0.6, color=colors[0], label="smoothed, other classes: ε/K")
     ax_q.set(xticks=classes, ylim=(0, 1.05), xlabel=f"class k (true class y = {true_class})",
              ylabel="target probability $q_k$", title=f"$q_y$ = {q[true_class]:.3f}, $q_k$ = {eps / k:.3f}")
     ax_q.legend(fontsize=8)

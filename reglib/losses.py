@@ -67,7 +67,7 @@ def smooth_labels(target: torch.Tensor, num_classes: int, smoothing: float,
         Shape ``(*, K)``; every row sums to 1 if the input rows did.
     """
     num_classes = check_int("num_classes", num_classes, 1)
-    eps = check_probability("smoothing", smoothing)
+    smoothing = check_probability("smoothing", smoothing)
     if _is_index_target(target):
         if target.numel() and (int(target.min()) < 0 or int(target.max()) >= num_classes):
             raise ValueError(f"target must hold class indices in [0, {num_classes - 1}] "
@@ -79,7 +79,7 @@ def smooth_labels(target: torch.Tensor, num_classes: int, smoothing: float,
             raise ValueError(f"target with probabilities must have shape (*, num_classes={num_classes}), "
                              f"got {tuple(target.shape)}")
         probs = target
-    return probs * (1.0 - eps) + eps / num_classes
+    return probs * (1.0 - smoothing) + smoothing / num_classes
 
 
 def _check_shapes(logits: torch.Tensor, target: torch.Tensor, class_dim: int) -> None:
@@ -132,7 +132,7 @@ def cross_entropy(logits: torch.Tensor, target: torch.Tensor, label_smoothing: f
         A scalar, or the per-sample losses (shape of ``target`` without the class axis) for
         ``reduction="none"``.
     """
-    eps = check_probability("label_smoothing", label_smoothing)
+    label_smoothing = check_probability("label_smoothing", label_smoothing)
     check_choice("reduction", reduction, _REDUCTIONS)
     class_dim = 0 if logits.ndim == 1 else 1
     _check_shapes(logits, target, class_dim)
@@ -140,11 +140,11 @@ def cross_entropy(logits: torch.Tensor, target: torch.Tensor, label_smoothing: f
     logp = F.log_softmax(logits, dim=class_dim)
     if _is_index_target(target):
         log_p_true = logp.gather(class_dim, target.long().unsqueeze(class_dim)).squeeze(class_dim)
-        loss = -(1.0 - eps) * log_p_true
-        if eps > 0:
-            loss = loss - (eps / num_classes) * logp.sum(dim=class_dim)
+        loss = -(1.0 - label_smoothing) * log_p_true
+        if label_smoothing > 0:
+            loss = loss - (label_smoothing / num_classes) * logp.sum(dim=class_dim)
     else:
-        q = target if eps == 0 else target * (1.0 - eps) + eps / num_classes
+        q = target if label_smoothing == 0 else target * (1.0 - label_smoothing) + label_smoothing / num_classes
         loss = -(q * logp).sum(dim=class_dim)
     return _reduce(loss, reduction)
 
@@ -191,6 +191,15 @@ def _check_logits_and_indices(logits, target) -> None:
                          f"[{int(target.min())}, {int(target.max())}]")
 
 
+def _check_temperature_range(min_temperature, max_temperature) -> tuple[float, float]:
+    min_temperature = check_positive("min_temperature", min_temperature)
+    max_temperature = check_positive("max_temperature", max_temperature)
+    if not min_temperature < max_temperature:
+        raise ValueError("min_temperature must be smaller than max_temperature, got "
+                         f"{min_temperature} and {max_temperature}")
+    return min_temperature, max_temperature
+
+
 def fit_temperature(logits: torch.Tensor, target: torch.Tensor, min_temperature: float = 1e-2,
                     max_temperature: float = 1e2, tol: float = 1e-7) -> float:
     """Temperature scaling: the :math:`T` minimising the NLL of :math:`\\operatorname{softmax}(z / T)`.
@@ -224,10 +233,7 @@ def fit_temperature(logits: torch.Tensor, target: torch.Tensor, min_temperature:
     float
         The fitted temperature :math:`T`; ``T > 1`` softens an over-confident network.
     """
-    lo_t = check_positive("min_temperature", min_temperature)
-    hi_t = check_positive("max_temperature", max_temperature)
-    if not lo_t < hi_t:
-        raise ValueError(f"min_temperature must be smaller than max_temperature, got {lo_t} and {hi_t}")
+    min_temperature, max_temperature = _check_temperature_range(min_temperature, max_temperature)
     tol = check_positive("tol", tol)
     _check_logits_and_indices(logits, target)
     z = logits.detach().double()
@@ -237,11 +243,11 @@ def fit_temperature(logits: torch.Tensor, target: torch.Tensor, min_temperature:
         p = torch.softmax(math.exp(log_beta) * z, dim=1)
         return float(((p * z).sum(1) - z_true).mean())
 
-    lo, hi = -math.log(hi_t), -math.log(lo_t)  # log beta range
+    lo, hi = -math.log(max_temperature), -math.log(min_temperature)  # log beta range
     if slope(lo) >= 0:
-        return hi_t
+        return max_temperature
     if slope(hi) <= 0:
-        return lo_t
+        return min_temperature
     while hi - lo > tol:
         mid = 0.5 * (lo + hi)
         if slope(mid) > 0:

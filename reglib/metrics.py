@@ -36,7 +36,7 @@ def accuracy(scores: torch.Tensor, target: torch.Tensor) -> float:
 
 
 def _check_probs_and_target(probs: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """The class indices of ``target``, after checking that ``probs`` is (N, K) and ``target`` names N samples."""
+    """Check that ``probs`` is (N, K) and ``target`` names N samples; return ``target``'s class indices."""
     if probs.ndim != 2:
         raise ValueError(f"probs must have shape (N, K), got {tuple(probs.shape)}")
     labels = _labels(target)
@@ -65,7 +65,8 @@ def calibration_bins(probs: torch.Tensor, target: torch.Tensor, n_bins: int = 15
     NaN confidence and accuracy. This is what a reliability diagram plots (Guo et al. 2017).
     """
     n_bins = check_int("n_bins", n_bins, 1)
-    labels = _check_probs_and_target(probs, target)
+    _check_probs_and_target(probs, target)
+    labels = _labels(target)  # class indices (the argmax of probability rows)
     conf, pred, idx = _confidence_bins(probs, n_bins)
     correct = (pred == labels.to(pred.device)).double()
     count = torch.bincount(idx, minlength=n_bins).double()

@@ -71,14 +71,14 @@ def mean_std_band(ax, x, values, label=None, color=None, **kwargs):
 
 
 def bar_mean_std(ax, labels, values, color=None, fmt="{:.1%}"):
-    """Bars of the mean over seeds with ±1 std error bars and the mean written on each bar."""
+    """Bars of the mean over seeds with ±1 std error bars and the mean written above each error bar."""
     values = [np.asarray(v, dtype=float) for v in values]
     means = [v.mean() for v in values]
     stds = [v.std() for v in values]
     bars = ax.bar(labels, means, yerr=stds, capsize=4, color=color or COLORS[: len(labels)])
-    for bar, m in zip(bars, means):
-        ax.annotate(fmt.format(m), (bar.get_x() + bar.get_width() / 2, m), ha="center", va="bottom",
-                    xytext=(0, 3), textcoords="offset points", fontsize=9)
+    for bar, m, s in zip(bars, means, stds):  # the label sits above the error bar, not on it
+        ax.annotate(fmt.format(m), (bar.get_x() + bar.get_width() / 2, m + s), ha="center",
+                    va="bottom", xytext=(0, 3), textcoords="offset points", fontsize=9)
     return bars
 
 

@@ -140,3 +140,36 @@ def test_descend_free_logits_first_step_is_the_gradient_3a():
 def test_descend_free_logits_rejects_bad_arguments(kwargs):
     with pytest.raises(ValueError):
         descend_free_logits(**kwargs)
+
+
+# --------------------------------------------------------------------------- shown sources
+
+
+@pytest.mark.parametrize("name", ["losses.smooth_labels", "losses.cross_entropy", "losses.fit_temperature",
+                                  "losses.descend_free_logits", "losses.symmetric_label_noise",
+                                  "interactive.optimal_logit_gap", "metrics.calibration_bins",
+                                  "metrics.expected_calibration_error", "metrics.ece_floor"])
+def test_shown_source_defines_every_name_it_uses(name):
+    # the chapter shows these with show_source, which leaves the argument checks out: the lines that remain
+    # must not use a name that only a hidden check binds (e.g. `eps = check_probability("smoothing", smoothing)`)
+    import ast
+    import builtins
+    import importlib
+
+    from reglib.experiment import source_without_checks
+
+    module_name, func_name = name.split(".")
+    module = importlib.import_module(f"reglib.{module_name}")
+    func = getattr(module, func_name)
+    source, _ = source_without_checks(func)
+    tree = ast.parse(source)
+    defined = set(dir(builtins)) | set(vars(module))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.arg):
+            defined.add(node.arg)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            defined.add(node.id)
+        elif isinstance(node, ast.FunctionDef):
+            defined.add(node.name)
+    used = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
+    assert used <= defined, f"{name} shows code that uses {sorted(used - defined)} without defining it"

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 import torch.nn.functional as F
 
 from reglib import check, losses, metrics
+from reglib.check import ch09
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -322,7 +323,14 @@ def _with(**changes):
     return {**GOOD, **changes}
 
 
-def test_temperature_experiment_accepts_plausible_results(capsys):
+@pytest.fixture
+def reference(monkeypatch):
+    # seed 0's reference temperatures (validation fit 3.4, test fit 3.2) without the training that the checker
+    # runs; test_reference_temperatures_tell_validation_from_test runs it
+    monkeypatch.setattr(ch09, "_reference_temperatures", lambda seed=0: {"val": 3.4, "test": 3.2})
+
+
+def test_temperature_experiment_accepts_plausible_results(capsys, reference):
     check.temperature_experiment(GOOD)
     check.temperature_experiment({k: np.array(v) for k, v in GOOD.items()})
     check.temperature_experiment({k: [torch.tensor(t) for t in v] for k, v in GOOD.items()})
@@ -345,9 +353,30 @@ def test_temperature_experiment_accepts_plausible_results(capsys):
     ([3.4, 0.24, 0.03], "should be a dict"),
     ({k: [] for k in GOOD}, "still empty"),
 ])
-def test_temperature_experiment_names_each_mistake(results, match):
+def test_temperature_experiment_names_each_mistake(results, match, reference):
     with pytest.raises(AssertionError, match=match):
         check.temperature_experiment(results)
+
+
+def test_temperature_fitted_on_the_test_logits_is_named(reference):
+    with pytest.raises(AssertionError, match=r"fitted on the \*test\* logits \(3.200\)"):
+        check.temperature_experiment(_with(temperature=[3.2, 3.7, 3.3]))
+
+
+def test_temperature_of_another_network_is_named(reference):
+    with pytest.raises(AssertionError, match=r"differs from 3.400.*set_seed\(seed\) before"):
+        check.temperature_experiment(_with(temperature=[3.9, 3.7, 3.3]))
+    check.temperature_experiment(_with(temperature=[3.41, 3.7, 3.3]))  # within 1 %: accepted
+
+
+def test_reference_temperatures_tell_validation_from_test():
+    # one real 20-epoch training (seed 0): the two fits differ by far more than the 1 % the checker allows
+    ref = ch09._reference_temperatures(0)
+    assert 1.5 < ref["val"] < 8 and abs(ref["test"] / ref["val"] - 1) > 0.03, ref
+    assert ch09._reference_temperatures(0) is ref  # computed once per process
+    check.temperature_experiment(_with(temperature=[ref["val"], 3.7, 3.3]))
+    with pytest.raises(AssertionError, match="test"):
+        check.temperature_experiment(_with(temperature=[ref["test"], 3.7, 3.3]))
 
 
 def test_temperature_fitted_on_training_logits_is_below_one():

@@ -124,6 +124,12 @@ def test_bar_mean_std(ax):
     assert_allclose([s[1, 1] - s[0, 1] for s in segments], [2 * np.std(v) for v in values])
 
 
+def test_bar_mean_std_writes_each_mean_above_its_error_bar(ax):
+    values = [[0.8, 0.9], [0.5, 0.7, 0.6]]
+    bar_mean_std(ax, ["a", "b"], values)
+    assert_allclose([t.xy[1] for t in ax.texts], [np.mean(v) + np.std(v) for v in values])
+
+
 def test_bar_mean_std_format_and_color(ax):
     bar_mean_std(ax, ["x", "y"], [[1, 2], [3, 5]], color="black", fmt="{:.2f}")
     assert [t.get_text() for t in ax.texts] == ["1.50", "4.00"]

@@ -68,6 +68,17 @@ def test_label_smoothing_figure():
     _check_figure(interactive.label_smoothing_figure(0.0, num_classes=3))
 
 
+def test_label_smoothing_figure_legend_names_every_bar_colour():
+    import matplotlib.colors as mcolors
+
+    ax = interactive.label_smoothing_figure(0.1).get_axes()[0]
+    filled = {mcolors.to_hex(bar.get_facecolor()) for bar in ax.patches
+              if bar.get_fill() and bar.get_facecolor()[3] > 0}
+    handles, labels = ax.get_legend_handles_labels()
+    in_legend = {mcolors.to_hex(h.patches[0].get_facecolor()) for h in handles if h.patches[0].get_facecolor()[3] > 0}
+    assert len(filled) == 2 and filled <= in_legend, (filled, in_legend, labels)
+
+
 @pytest.mark.parametrize("make", [
     lambda X, y, names: interactive.ridge_shrinkage_explorer(X, alpha=0.1),
     lambda X, y, names: interactive.lasso_explorer(X, y, alpha=0.3, names=names),

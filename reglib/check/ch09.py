@@ -262,6 +262,35 @@ def mixup_batch(candidate) -> None:
 
 
 _KEYS = ("temperature", "ece_before", "ece_after", "acc_before", "acc_after")
+_REFERENCE: dict = {}
+
+
+def _reference_temperatures(seed: int = 0) -> dict:
+    """``{"val": T, "test": T}``: the temperatures fitted to the validation and to the test logits of the network
+    that task 4 trains for ``seed`` (chapter 00's MLP, 20 epochs). Training is seeded, so on the same machine
+    and settings it is the student's network exactly; computed once per process and settings (one training,
+    a few seconds), with the random generators' states restored afterwards."""
+    import random
+
+    from ..data import load_mnist1d
+    from ..losses import fit_temperature
+    from ..models import MLP
+    from ..train import fit, predict
+    from ..utils import get_device, set_seed
+
+    key = (seed, torch.get_num_threads(), str(get_device()))
+    if key not in _REFERENCE:
+        py_state, np_state = random.getstate(), np.random.get_state()
+        with torch.random.fork_rng():
+            data = load_mnist1d()
+            set_seed(seed)
+            model = MLP(40, 10, hidden=(100, 100))
+            fit(model, data.train, epochs=20, lr=1e-2, eval_every=20, eval_train=False, seed=seed, progress=False)
+            _REFERENCE[key] = {split: fit_temperature(predict(model, getattr(data, f"x_{split}")),
+                                                      getattr(data, f"y_{split}")) for split in ("val", "test")}
+        random.setstate(py_state)
+        np.random.set_state(np_state)
+    return _REFERENCE[key]
 
 
 def temperature_experiment(results) -> None:
@@ -309,6 +338,19 @@ def temperature_experiment(results) -> None:
     if (ea >= eb / 2).any() or (ea > 0.1).any():
         fail(f"ECE after scaling {np.round(ea, 3).tolist()} should be well below the ECE before "
              f"{np.round(eb, 3).tolist()}: divide the *test* logits by the fitted T before the softmax")
+    # the seeds are fixed: seed 0's temperature must be the one fitted on the validation logits of that network
+    ref = _reference_temperatures(0)
+    off_val, off_test = abs(t[0] / ref["val"] - 1), abs(t[0] / ref["test"] - 1)
+    if off_val > 0.01:
+        if off_test < off_val:
+            fail(f"seed 0's temperature {t[0]:.3f} is the one fitted on the *test* logits ({ref['test']:.3f}); "
+                 f"fitted on the validation logits it is {ref['val']:.3f}. A temperature chosen on the test set "
+                 "makes the test ECE after scaling an optimistic estimate: fit T on the validation logits and "
+                 "use the test set only to evaluate")
+        fail(f"seed 0's temperature {t[0]:.3f} differs from {ref['val']:.3f}, the one fitted on the validation "
+             "logits of the network step 1 describes (trained here, same seed): call set_seed(seed) before "
+             "building MLP(40, 10, hidden=(100, 100)), train 20 epochs with lr=1e-2 and seed=seed, and fit T with "
+             "losses.fit_temperature(predict(model, data.x_val), data.y_val)")
     passed(name, f"T = {np.round(t, 2).tolist()}, ECE {eb.mean():.3f} → {ea.mean():.3f} at unchanged accuracy")
 
 
