@@ -33,7 +33,7 @@ __all__ = [
     "sample_beta", "mixup", "cutmix", "cutout", "random_shift", "random_scale", "add_noise",
     "affine", "random_affine", "hflip",
     "Augmentation", "Compose", "compose", "Shift", "Scale", "Noise", "Cutout", "Affine", "HFlip",
-    "Mixup", "CutMix", "plot_mixed_pair",
+    "Mixup", "CutMix", "shift_tta", "plot_mixed_pair", "plot_draws", "show_images",
 ]
 
 
@@ -641,6 +641,26 @@ def compose(*augmentations: Augmentation) -> Compose:
     return Compose(*augmentations)
 
 
+# --------------------------------------------------------------------------- test-time augmentation
+
+
+def shift_tta(model: torch.nn.Module, x: torch.Tensor, max_shift: int) -> torch.Tensor:
+    """Test-time augmentation with circular shifts (chapter 08 §4): the class probabilities averaged over the
+    :math:`2S + 1` shifted copies of each input, :math:`\\frac{1}{2S+1}\\sum_{s=-S}^{S}
+    \\operatorname{softmax}(f(\\operatorname{roll}(x, s)))`, shape ``(N, K)``. The model runs in eval mode
+    (its mode is restored); ``max_shift=0`` gives its plain softmax."""
+    max_shift = check_int("max_shift", max_shift, 0)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            x = x.to(next(model.parameters(), x).device)  # the model's device (the input's if it has no parameters)
+            shifts = range(-max_shift, max_shift + 1)
+            return torch.stack([model(torch.roll(x, s, dims=-1)).softmax(-1) for s in shifts]).mean(0)
+    finally:
+        model.train(was_training)
+
+
 # --------------------------------------------------------------------------- figures
 
 
@@ -656,3 +676,25 @@ def plot_mixed_pair(ax, x, partner, mixed, y, y_partner, label: str, title: str 
     ax.plot(np.asarray(mixed), "k", lw=2, label=label)
     ax.set(xlabel="position in the signal (sample index)", ylabel="value (standardised)", title=title)
     ax.legend(fontsize=8, ncol=1 if window is None else 2)
+
+
+def plot_draws(ax, original, draws, title: str = "") -> None:
+    """Draw a signal ``original`` (shape ``(L,)``, thick and grey) and augmented copies of it (rows of ``draws``,
+    shape ``(n, L)``) on the matplotlib axes ``ax`` (chapter 08's figure of augmentations)."""
+    ax.plot(np.asarray(original), color="gray", lw=3, alpha=0.4)
+    ax.plot(np.asarray(draws).T, lw=1)
+    ax.set(title=title, xlabel="position (sample)")
+
+
+def show_images(axes, images, titles, colors=None, ylabel: str | None = None) -> None:
+    """Show images ``(C, H, W)`` or ``(H, W)`` (their first channel), one per matplotlib axes, in grey
+    on [0, 1], without ticks, each with its title (in its colour, if ``colors`` is given); ``ylabel`` labels
+    the first axes (chapter 08)."""
+    colors = colors or ["black"] * len(axes)
+    if ylabel is not None:
+        axes[0].set_ylabel(ylabel)
+    for ax, img, title, color in zip(axes, images, titles, colors):
+        img = torch.as_tensor(img)
+        ax.imshow((img if img.ndim == 2 else img[0]).cpu().numpy(), cmap="gray_r", vmin=0, vmax=1)
+        ax.set(xticks=[], yticks=[])
+        ax.set_title(title, color=color)
