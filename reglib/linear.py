@@ -14,6 +14,8 @@ The lasso and the elastic net are solved by cyclic coordinate descent on the Gra
 on that support are solved exactly, and the result is accepted when the optimality (KKT) conditions
 certify it. That gives the minimiser to machine precision, exact zeros included, usually after a
 handful of sweeps (the diabetes lasso path of 100 alphas takes a few milliseconds per alpha).
+
+The module ends with chapter 02's figures of the path and of iterative solvers (matplotlib, imported on use).
 """
 
 from __future__ import annotations
@@ -36,6 +38,10 @@ __all__ = [
     "lasso_objective",
     "elastic_net_objective",
     "ista",
+    "subgradient_descent",
+    "entry_order",
+    "plot_lasso_path",
+    "plot_descent",
     "alpha_max",
     "alpha_grid",
 ]
@@ -454,3 +460,149 @@ def ista(X, y, alpha: float, n_iter: int, step: float | None = None, *, l1_ratio
         if return_history:
             history.append(elastic_net_objective(X, y, w, alpha, l1_ratio))
     return (w, np.array(history)) if return_history else w
+
+
+def subgradient_descent(X, y, alpha: float, n_iter: int, step: float | None = None, *, w0=None,
+                        return_history: bool = False, return_path: bool = False):
+    r"""Subgradient descent on the lasso objective (chapter 02, §4): the naive alternative to :func:`ista`.
+
+    Each iteration follows a subgradient of :math:`F(w) = \frac{1}{2n}\|y - Xw\|^2 + \alpha\|w\|_1`,
+    :math:`w \leftarrow w - s\left(\nabla f(w) + \alpha\operatorname{sign}(w)\right)`, which is what adding
+    ``l1_penalty`` to a loss and calling ``backward`` does. Near zero every step adds :math:`\pm s\alpha`, so
+    the iterates hover around zero and almost never land on it.
+
+    Parameters
+    ----------
+    X, y, alpha, n_iter, step, w0
+        As for :func:`ista` (default step :math:`1/L`, start at zeros).
+    return_history : bool
+        Also return the objective at the start and after every iteration, shape (n_iter + 1,).
+    return_path : bool
+        Also return the iterates, shape (n_iter + 1, n_features), the start included.
+
+    Returns
+    -------
+    ``w``, or ``(w, history)``, ``(w, path)`` or ``(w, history, path)``.
+    """
+    X, y = _check_Xy(X, y)
+    alpha = check_nonneg("alpha", alpha)
+    n_iter = check_int("n_iter", n_iter, 0)
+    n = len(y)
+    if step is None:
+        lipschitz = np.linalg.norm(X, ord=2) ** 2 / n
+        step = 1.0 / lipschitz if lipschitz > 0 else 1.0
+    step = check_positive("step", step)
+    w = _check_w0(w0, X.shape[1])
+    path, history = [w], [lasso_objective(X, y, w, alpha)]
+    for _ in range(n_iter):
+        w = w - step * (X.T @ (X @ w - y) / n + alpha * np.sign(w))
+        path.append(w)
+        if return_history:
+            history.append(lasso_objective(X, y, w, alpha))
+    extra = ([np.array(history)] if return_history else []) + ([np.array(path)] if return_path else [])
+    return (w, *extra) if extra else w
+
+
+def entry_order(coefs) -> tuple[list[int], np.ndarray]:
+    """The order in which the features enter a path (chapter 02, §6).
+
+    Parameters
+    ----------
+    coefs : array, shape (n_features, n_alphas)
+        A path along decreasing ``alpha`` (:func:`lasso_path`).
+
+    Returns
+    -------
+    order : list of int
+        Feature indices sorted by the first alpha at which they are nonzero (ties in index order; features
+        that never enter come last).
+    first : ndarray of int, shape (n_features,)
+        For each feature, the index of that first alpha (``n_alphas`` if it never enters).
+    """
+    coefs = np.asarray(coefs)
+    if coefs.ndim != 2:
+        raise ValueError(f"coefs must have shape (n_features, n_alphas), got shape {coefs.shape}")
+    nonzero = coefs != 0
+    first = np.where(nonzero.any(axis=1), nonzero.argmax(axis=1), coefs.shape[1])
+    return [int(j) for j in np.argsort(first, kind="stable")], first
+
+
+# ----------------------------------------------------------------------------- figures of chapter 02
+
+def plot_lasso_path(axes, alphas, coefs, names, n_annotated: int = 4) -> None:
+    """The lasso path and the model size along it (chapter 02, §6), α decreasing to the right.
+
+    Left axes: every coefficient against α (log scale), the first ``n_annotated`` features to enter
+    (:func:`entry_order`) numbered where they enter; right axes: the number of nonzero coefficients. The
+    caller adds the left panel's title and units.
+
+    Parameters
+    ----------
+    axes : two matplotlib Axes
+    alphas : array, shape (n_alphas,)
+        Decreasing, as :func:`alpha_grid` gives them.
+    coefs : array, shape (n_features, n_alphas)
+        The path (:func:`lasso_path`).
+    names : list of str
+        One per feature.
+    n_annotated : int
+        How many entries to number (>= 0).
+    """
+    from .plot import COLORS
+
+    alphas, coefs = np.asarray(alphas, dtype=np.float64), np.asarray(coefs, dtype=np.float64)
+    if coefs.ndim != 2 or coefs.shape[1] != alphas.size or len(names) != coefs.shape[0]:
+        raise ValueError(f"coefs must have shape (len(names), len(alphas)) = ({len(names)}, {alphas.size}), "
+                         f"got shape {coefs.shape}")
+    n_annotated = check_int("n_annotated", n_annotated, 0)
+    order, first = entry_order(coefs)
+    ax_path, ax_size = axes
+    for j, name in enumerate(names):  # dashed once the colours repeat
+        ax_path.plot(alphas, coefs[j], lw=1.5, ls="-" if j < len(COLORS) else "--", label=name)
+    for rank, j in enumerate(order[:n_annotated]):
+        ax_path.axvline(alphas[first[j]], color="gray", lw=0.6, ls=":")
+        ax_path.text(alphas[first[j]], 0.97 - 0.08 * rank, f" {rank + 1}. {names[j]}", fontsize=8, color="gray",
+                     transform=ax_path.get_xaxis_transform(), va="top")
+    ax_path.set(xscale="log", xlabel="α (log scale; the penalty weakens to the right)", ylabel="coefficient")
+    ax_path.legend(ncol=2, fontsize=8, loc="lower left")
+    ax_size.step(alphas, (coefs != 0).sum(axis=0), where="post")
+    ax_size.set(xscale="log", xlabel="α (log scale)", ylabel="nonzero coefficients", title="Model size along the path")
+    for ax in axes:
+        ax.invert_xaxis()
+
+
+def plot_descent(axes, runs: dict, feature: int, optimum: float, name: str | None = None, n_steps: int = 400) -> None:
+    """Iterative lasso solvers side by side (chapter 02, §4): left, one coefficient over the first ``n_steps``
+    iterations; right, the objective minus its minimum on a log scale (floored at 1e-14, where an exact solver
+    would sit at zero). The caller adds titles.
+
+    Parameters
+    ----------
+    axes : two matplotlib Axes
+    runs : dict
+        ``{label: (path, objective)}``: iterates of shape (n_iter + 1, n_features), the start included, and the
+        objective at each of them (:func:`subgradient_descent` with ``return_history`` and ``return_path``).
+        Lines are drawn thicker in turn, so a later run stays visible on top of an earlier one.
+    feature : int
+        The coefficient drawn on the left (a zero of the optimum shows the difference best).
+    optimum : float
+        The minimum of the objective.
+    name : str, optional
+        The feature's name, for the left panel's labels.
+    n_steps : int
+        Iterations shown on the left.
+    """
+    if not runs:
+        raise ValueError("runs must hold at least one {label: (path, objective)} entry, got none")
+    n_steps = check_int("n_steps", n_steps, 1)
+    name = name if name is not None else f"w{feature}"
+    ax_w, ax_obj = axes
+    for width, (label, (path, objective)) in enumerate(runs.items(), start=1):
+        path = np.asarray(path, dtype=np.float64)[: n_steps + 1]
+        ax_w.plot(np.arange(len(path)), path[:, feature], lw=width, label=label)
+        ax_obj.plot(np.maximum(np.asarray(objective, dtype=np.float64) - optimum, 1e-14), label=label)
+    ax_w.axhline(0, color="gray", lw=1)
+    ax_w.set(xlabel="iteration", ylabel=f"coefficient of '{name}'")
+    ax_obj.set(yscale="log", xlabel="iteration", ylabel="objective minus its minimum")
+    ax_w.legend()
+    ax_obj.legend()

@@ -12,12 +12,19 @@ name                         formula                                            
 :func:`elastic_net_penalty`  :math:`\lambda(\rho\sum|w| + \frac{1-\rho}{2}\sum w^2)`       03
 :func:`soft_threshold`       :math:`\operatorname{sign}(x)\max(|x| - t, 0)`                02
 :func:`prox_l1`              :math:`S_{s\lambda}(x)`, the prox of :math:`s\lambda\|w\|_1`  02
+:func:`prox_l1_`             :func:`prox_l1` in place, after an optimizer step              02
+:func:`magnitude_pruned`     the smallest weights set to zero, for a while                 02
 :func:`prox_elastic_net`     :math:`S_{s\lambda\rho}(x) / (1 + s\lambda(1-\rho))`          03
 :func:`decay_groups`         optimizer groups: decay matrices, not biases or norms         01
 ===========================  ============================================================  =======
+
+The figures of chapter 02's network experiment (:func:`plot_weight_magnitudes`, :func:`plot_first_layer`)
+close the module.
 """
 
 from __future__ import annotations
+
+from contextlib import contextmanager
 
 import torch
 from torch import nn
@@ -30,7 +37,11 @@ __all__ = [
     "elastic_net_penalty",
     "soft_threshold",
     "prox_l1",
+    "prox_l1_",
+    "magnitude_pruned",
     "prox_elastic_net",
+    "plot_weight_magnitudes",
+    "plot_first_layer",
     "decay_groups",
 ]
 
@@ -239,3 +250,108 @@ def decay_groups(model: nn.Module, weight_decay: float) -> list[dict]:
         {"params": [p for p in trainable if p.ndim < 2], "weight_decay": 0.0},
     ]
     return [g for g in groups if g["params"]]
+
+
+def prox_l1_(weight: torch.Tensor, step: float, lam: float) -> torch.Tensor:
+    r"""The proximal step of the L1 penalty, in place: :math:`W \leftarrow S_{s\lambda}(W)` for ``weight`` :math:`W`
+    (chapter 02, eq. (6)).
+
+    Called after each SGD step on the data loss alone (``fit(..., constraint=lambda m: prox_l1_(W, lr, lam))``),
+    it makes training proximal SGD, the stochastic form of ISTA: the weights it sets to zero are exactly zero.
+    No autograd history is recorded. Returns ``weight``.
+    """
+    with torch.no_grad():
+        return weight.copy_(prox_l1(weight, step, lam))
+
+
+@contextmanager
+def magnitude_pruned(weight: torch.Tensor, fraction: float):
+    """Within the ``with`` block, the ``fraction`` of entries of ``weight`` smallest in magnitude are zero
+    (magnitude pruning, chapter 02 §8); afterwards ``weight`` holds its original values again, bit for bit.
+
+    The ``round(fraction * weight.numel())``-th smallest magnitude is the cut, and every entry at or below it is
+    zeroed (ties at the cut included, so exact zeros already there count toward the fraction).
+
+    Parameters
+    ----------
+    weight : Tensor
+        Changed in place inside the block (e.g. ``model[1].weight``), restored on leaving it.
+    fraction : float
+        In [0, 1]; 0 leaves ``weight`` unchanged.
+    """
+    fraction = check_probability("fraction", fraction)
+    original = weight.detach().clone()
+    k = int(round(fraction * original.numel()))
+    try:
+        if k > 0:
+            cut = original.abs().flatten().kthvalue(k).values
+            with torch.no_grad():
+                weight.masked_fill_(original.abs() <= cut, 0.0)
+        yield weight
+    finally:
+        with torch.no_grad():
+            weight.copy_(original)
+
+
+# ----------------------------------------------------------------------------- figures of chapter 02
+
+def plot_weight_magnitudes(ax, weights: dict, pull: float | None = None, bins=None) -> None:
+    """Histograms of the magnitudes of weight matrices on a log scale (chapter 02, §8), one outline per
+    ``{label: array}`` entry; exact zeros cannot be drawn on a log axis, so the legend counts them. ``pull``
+    (e.g. one SGD step's L1 pull ηλ) is marked by a dotted line. Default bins: 56 per log decade from 1e-7 to 1.
+    """
+    import numpy as np
+
+    from .plot import COLORS
+
+    if not weights:
+        raise ValueError("weights must hold at least one {label: array} entry, got none")
+    bins = np.logspace(-7, 0, 57) if bins is None else bins
+    for (label, w), color in zip(weights.items(), COLORS):
+        w_abs = np.abs(np.asarray(w, dtype=np.float64)).ravel()
+        ax.hist(w_abs[w_abs > 0], bins=bins, histtype="step", lw=1.8, color=color,
+                label=f"{label}: {np.mean(w_abs == 0):.0%} exactly 0")
+    if pull is not None:
+        ax.axvline(pull, color="gray", ls=":", lw=1, label="ηλ, one step's L1 pull")
+    ax.set(xscale="log", xlabel="|weight| (log scale; exact zeros not shown)", ylabel="number of weights")
+    ax.legend(loc="upper left")
+
+
+def plot_first_layer(axes, weights: dict, input_norms: dict, colors=None) -> None:
+    """Which inputs a first layer uses (chapter 02, §8), one column of ``axes`` (shape (2, k)) per network.
+
+    Top: the network's :math:`|W|` (hidden units × inputs) on a log colour scale from 1e-3, exact zeros white, with
+    one colour bar for the row. Bottom: each input's column norm relative to the mean over inputs, mean ± std
+    over seeds.
+
+    Parameters
+    ----------
+    axes : array of matplotlib Axes, shape (2, k)
+    weights : dict
+        ``{label: array (hidden units, inputs)}``, one trained first layer per network, k of them.
+    input_norms : dict
+        ``{label: array (seeds, inputs)}`` with the same labels.
+    colors : list, optional
+        One bar colour per network (default the course's colours in turn).
+    """
+    import numpy as np
+    from matplotlib.colors import LogNorm
+
+    from .plot import COLORS
+
+    axes = np.asarray(axes)
+    if axes.shape != (2, len(weights)) or set(input_norms) != set(weights):
+        raise ValueError(f"axes must have shape (2, {len(weights)}) and input_norms the labels of weights, "
+                         f"got shape {axes.shape} and labels {list(input_norms)}")
+    for (ax_w, ax_n), (label, w), color in zip(axes.T, weights.items(), colors or COLORS):
+        w_abs = np.abs(np.asarray(w, dtype=np.float64))
+        image = ax_w.imshow(np.ma.masked_where(w_abs == 0, w_abs), aspect="auto", cmap="viridis",
+                            norm=LogNorm(1e-3, w_abs.max()), interpolation="nearest")
+        ax_w.set(xlabel="input position", ylabel="hidden unit",
+                 title=f"|W1|, {label} ({np.mean(w_abs == 0):.0%} exactly 0, white)")
+        ax_w.grid(False)
+        norms = np.asarray(input_norms[label], dtype=np.float64)
+        ax_n.bar(np.arange(norms.shape[1]), norms.mean(0), yerr=norms.std(0), color=color, capsize=1)
+        ax_n.set(xlabel="input position", ylabel="column norm / mean", ylim=(0, 2),
+                 title=f"Per-input weight norm, {label}")
+    axes[0, 0].figure.colorbar(image, ax=axes[0].tolist(), label="|weight|")
