@@ -247,6 +247,9 @@ def test_best_ridge_alpha(capsys):
     ("01.map_alpha", 16.0, 1 / 16, "upside down"),
     ("01.no_decay", {"b", "c", "d"}, {"b"}, "LayerNorm"),
     ("01.no_decay", ["d", "c", "b"], {"c", "d"}, "biases"),
+    ("01.no_decay", {"b", "c", "d"}, {"a", "b", "c", "d", "e"}, "nothing is decayed"),
+    ("01.no_decay", {"b", "c", "d"}, set(), "everything is decayed"),
+    ("01.no_decay", {"b", "c", "d"}, {"a", "e"}, "upside down"),
     ("01.adamw", "b", "a", "L2 penalty"),
     ("01.adamw", " B ", "c", "only one"),
 ])

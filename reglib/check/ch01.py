@@ -286,7 +286,9 @@ def _alpha_choice():
 
 def best_ridge_alpha(candidate_alpha) -> None:
     """The α chosen from the exercise's sweep (one of ``RIDGE_ALPHAS``): the validation argmin, or a stronger α
-    within one standard error of it (the one-standard-error rule)."""
+    within one standard error of it (the one-standard-error rule). The standard error is that of the smallest
+    validation MSE as a mean over the validation patients: the standard deviation (ddof=1) of that fit's
+    per-patient squared errors divided by the square root of their number."""
     name = "best_alpha"
     alphas, ref_train, ref_val, best, se, ok = _alpha_choice()
     if isinstance(candidate_alpha, bool) or not isinstance(candidate_alpha, (int, float, np.integer, np.floating)):
@@ -348,8 +350,13 @@ register_answers({
             hash_answer("01.no_decay", {"b", "c"}): "also leave out the LayerNorm shift β",
             hash_answer("01.no_decay", {"b", "d"}): "also leave out the LayerNorm scale γ: decaying it shrinks the "
                                                     "normalized signal",
-            hash_answer("01.no_decay", {"a", "b", "c", "d", "e"}): "that decays everything; which parameters does "
-                                                                   "decay_groups exclude?",
+            hash_answer("01.no_decay", {"a", "b", "c", "d", "e"}): "that leaves everything out, so nothing is decayed; "
+                                                                   "keep the weight matrices and convolution kernels "
+                                                                   "in: they carry the scale that decay controls",
+            hash_answer("01.no_decay", set()): "that leaves nothing out, so everything is decayed; which parameters "
+                                               "does decay_groups exclude?",
+            hash_answer("01.no_decay", {"a", "e"}): "upside down: that leaves out the weight matrices and kernels, "
+                                                    "the parameters decay is meant for; list those it should skip",
         },
         "explain": "decay weight matrices and kernels; not biases or normalization parameters",
     },
