@@ -28,13 +28,16 @@ Every member keeps its own weights, initialization, mini-batches (through
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
+
+import numpy as np
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._validate import check_int, check_nonneg, check_probability
+from ._validate import check_int, check_nonneg, check_positive, check_probability
 
 __all__ = [
     "bootstrap_indices",
@@ -46,6 +49,13 @@ __all__ = [
     "StackedMLP",
     "stacked_cross_entropy",
     "stack_member_data",
+    "subensemble_scores",
+    "fused_adam",
+    "active_blocks",
+    "delete_block",
+    "plot_disagreement",
+    "plot_size_curve",
+    "plot_transfer",
 ]
 
 
@@ -248,6 +258,22 @@ def ambiguity_decomposition(member_preds: torch.Tensor, target: torch.Tensor) ->
         "member_error": reduce((preds - y).square()).mean().item(),
         "ambiguity": reduce((preds - mean).square()).mean().item(),
     }
+
+
+def subensemble_scores(member_probs: torch.Tensor, target: torch.Tensor, size: int) -> tuple[float, float]:
+    """Test accuracy and Brier score of an ensemble of ``size`` of the members, each averaged over all
+    :math:`\\binom{P}{size}` ways to choose them from the ``P`` rows of ``member_probs`` (shape (P, N, K))
+    (chapter 10: the finite-pool form of eq. (4) in §2.3, the size curves of §5.1)."""
+    if not isinstance(member_probs, torch.Tensor) or member_probs.ndim != 3:
+        raise ValueError("member_probs must be a tensor of shape (P, N, K), got "
+                         f"{getattr(member_probs, 'shape', type(member_probs).__name__)}")
+    size = check_int("size", size, 1, len(member_probs))
+    from .metrics import accuracy
+
+    subsets = [list(s) for s in itertools.combinations(range(len(member_probs)), size)]
+    acc = np.mean([accuracy(member_probs[s].mean(0), target) for s in subsets])
+    brier = np.mean([ambiguity_decomposition(member_probs[s], target)["ensemble_error"] for s in subsets])
+    return float(acc), float(brier)
 
 
 # --------------------------------------------------------------------------- transfer
@@ -457,3 +483,124 @@ def stack_member_data(x: torch.Tensor, y: torch.Tensor, indices: torch.Tensor):
         raise ValueError(f"indices must lie in [0, {x.shape[0] - 1}], got values in "
                          f"[{int(indices.min())}, {int(indices.max())}]")
     return x[indices].transpose(0, 1).contiguous(), y[indices].t().contiguous()
+
+
+# --------------------------------------------------------------------------- chapter 10's training and probes
+
+
+def fused_adam(lr: float):
+    """An optimizer factory for :func:`reglib.train.fit`: ``torch.optim.Adam(params, lr=lr, fused=True)``.
+
+    The same algorithm as ``optimizer="adam"``, with the whole update in one kernel, which costs less for
+    the course's tiny networks (``benchmarks/README.md``, chapter 10); chapter 10 trains every network with it.
+    """
+    lr = check_positive("lr", lr)
+    return lambda params: torch.optim.Adam(params, lr=lr, fused=True)
+
+
+def _residual_blocks(model: nn.Module):
+    blocks = getattr(model, "blocks", None)
+    if blocks is None or not all(hasattr(b, "drop_path") for b in blocks):
+        raise ValueError("model must have residual blocks with a drop_path module, like reglib.models.ResidualMLP, "
+                         f"got {type(model).__name__}")
+    return blocks
+
+
+@torch.no_grad()
+def active_blocks(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """How many residual branches each sample of ``x`` passes through in one forward pass of ``model``.
+
+    ``model`` is a :class:`reglib.models.ResidualMLP` (its ``blocks`` each end in a ``drop_path`` module); in
+    train mode drop-path zeroes some branches for some samples (chapter 10, eq. (6)), and a branch counts as
+    active for a sample if any of its outputs is non-zero. Returns a float64 tensor of shape ``(N,)``.
+    """
+    active = []
+    hooks = [block.drop_path.register_forward_hook(lambda mod, inp, out: active.append((out != 0).any(1).double()))
+             for block in _residual_blocks(model)]
+    try:
+        model(x)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return torch.stack(active).sum(0)
+
+
+def delete_block(model: nn.Module, block: int):
+    """Skip residual block ``block`` of ``model`` (a :class:`reglib.models.ResidualMLP`) until the returned
+    handle's ``remove()``: a forward hook zeroes the block's branch, so that :math:`h_{l+1} = h_l` (chapter 10
+    §5.4, deleting a block at test time as Veit et al. 2016 do)."""
+    blocks = _residual_blocks(model)
+    block = check_int("block", block, 0, len(blocks) - 1)
+    return blocks[block].drop_path.register_forward_hook(lambda mod, inp, out: torch.zeros_like(out))
+
+
+# --------------------------------------------------------------------------- chapter 10's figures
+
+
+def plot_disagreement(disagree, n_correct):
+    """Chapter 10 §1's figure: the (M, M) matrix of the fractions of test inputs on which two members disagree,
+    as an annotated heatmap, and the distribution of ``n_correct`` (for each test input, how many of the M members
+    classify it correctly, a length-N integer array). Returns the matplotlib figure."""
+    import matplotlib.pyplot as plt
+
+    from .plot import COLORS
+
+    disagree, n_correct = np.asarray(disagree), np.asarray(n_correct)
+    m = len(disagree)
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.6))
+    im = ax1.imshow(disagree, cmap="viridis", vmin=0)
+    for i, j in itertools.product(range(m), range(m)):
+        ax1.text(j, i, f"{disagree[i, j]:.0%}", ha="center", va="center", color="w" if disagree[i, j] < 0.2 else "k",
+                 fontsize=9)
+    ax1.set(xlabel="network", ylabel="network", title="test signals on which two networks disagree")
+    fig.colorbar(im, ax=ax1, fraction=0.046)
+    ax2.bar(range(m + 1), [(n_correct == k).mean() for k in range(m + 1)], color=COLORS[0])
+    ax2.set(xlabel=f"number of the {m} networks that classify the signal correctly", ylabel="fraction of test signals",
+            title="who is right?")
+    return fig
+
+
+def plot_size_curve(acc, brier, brier_inf, s2, max_size: int = 20):
+    """Chapter 10 §5.1's figure: test accuracy and Brier score against the ensemble size M = 1, 2, ... (rows of
+    ``acc`` and ``brier``, shape (seeds, sizes), drawn as mean ± std), with eq. (4)'s curve Brier(∞) + s²/M up to
+    ``max_size`` members from the means of ``brier_inf`` and ``s2``. Returns the matplotlib figure."""
+    import matplotlib.pyplot as plt
+
+    from .plot import mean_std_band
+
+    sizes = np.arange(1, np.shape(acc)[1] + 1)
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.6))
+    mean_std_band(ax1, sizes, acc, marker="o", label="seed ensemble")
+    ax1.set(xlabel="ensemble size M", ylabel="test accuracy (mean ± std, 3 seeds)", xticks=sizes,
+            title="accuracy grows with M")
+    mean_std_band(ax2, sizes, brier, marker="o", label="measured")
+    grid = np.linspace(1, max_size, 100)
+    ax2.plot(grid, np.mean(brier_inf) + np.mean(s2) / grid, "k--", lw=1, label="eq. (4): Brier(∞) + s²/M")
+    ax2.axhline(np.mean(brier_inf), color="gray", ls=":", lw=1, label="infinite ensemble (extrapolated)")
+    ax2.set(xlabel="ensemble size M", ylabel="test Brier score (mean ± std)", title="the error falls like 1/M")
+    ax2.legend()
+    return fig
+
+
+def plot_transfer(transfer: dict, lams, fixed_lam: float = 1.0):
+    """Chapter 10 §5.5's figure. ``transfer`` maps ``(method, lam)`` to test accuracies over seeds for the methods
+    ``("scratch", 0)``, ``("fine_tune", 0)``, ``("probe", 0)`` and ``("l2", lam)``, ``("l2_sp", lam)`` for every
+    ``lam`` of ``lams``. Left: bars of the five methods, the penalties at ``fixed_lam``; right: accuracy against
+    the penalty strength for L2 toward zero and L2-SP, with plain fine-tuning and the linear probe as lines.
+    Returns the matplotlib figure."""
+    import matplotlib.pyplot as plt
+
+    from .plot import bar_mean_std, mean_std_band
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.8), gridspec_kw={"width_ratios": [1.2, 1]})
+    jobs = [("scratch", 0), ("fine_tune", 0), ("probe", 0), ("l2", fixed_lam), ("l2_sp", fixed_lam)]
+    bar_mean_std(ax1, ["scratch", "fine-tune", "linear\nprobe", f"+ L2\n(λ = {fixed_lam:g})",
+                       f"+ L2-SP\n(λ = {fixed_lam:g})"], [transfer[job] for job in jobs])
+    ax1.set(ylabel="test accuracy, digits 5-9 (mean ± std)", ylim=(0, 0.8), title="100 training signals of a new task")
+    for key, label in (("l2", "fine-tune + L2 (toward 0)"), ("l2_sp", "fine-tune + L2-SP (toward w⁰)")):
+        mean_std_band(ax2, lams, np.stack([transfer[key, lam] for lam in lams], 1), marker="o", label=label)
+    ax2.axhline(np.mean(transfer["fine_tune", 0]), color="k", lw=1, ls=":", label="fine-tune, no penalty (λ = 0)")
+    ax2.axhline(np.mean(transfer["probe", 0]), color="gray", ls="--", lw=1, label="linear probe (body frozen)")
+    ax2.set(xscale="log", xlabel="penalty strength λ", ylabel="test accuracy (mean ± std)", title="the centre matters")
+    ax2.legend(fontsize=8)
+    return fig
