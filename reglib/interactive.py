@@ -123,7 +123,7 @@ def lasso_figure(X, y, alpha: float, names=None, alphas=None, path=None):
     r"""The lasso at ``alpha`` as soft-thresholding, and the whole path (chapter 02, eqs. (5), (8)).
 
     At the lasso solution of :math:`\frac{1}{2n}\|y - Xw\|^2 + \alpha\|w\|_1`, every coefficient is the
-    soft-threshold of its partial correlation: with :math:`r_j = y - \sum_{k\ne j} x_k w_k`,
+    soft-threshold of its inner product with the partial residual: with :math:`r_j = y - \sum_{k\ne j} x_k w_k`,
     :math:`w_j = S_{n\alpha}(x_j^\top r_j)/\|x_j\|^2`. Left: :math:`S_{n\alpha}` and every feature's point
     :math:`(x_j^\top r_j,\ \|x_j\|^2 w_j)` on it; the features inside :math:`[-n\alpha, n\alpha]` are exactly
     zero. Right: the lasso path with the current α marked.
@@ -166,7 +166,7 @@ def lasso_figure(X, y, alpha: float, names=None, alphas=None, path=None):
         if w[j] != 0:
             ax_s.annotate(names[j], (partial[j], norms[j] * w[j]), fontsize=7, xytext=(3, 3),
                           textcoords="offset points")
-    ax_s.set(xlabel=r"partial correlation $x_j^\top r_j$", ylabel=r"$\|x_j\|^2\, w_j$",
+    ax_s.set(xlabel=r"inner product $x_j^\top r_j$ with the partial residual", ylabel=r"$\|x_j\|^2\, w_j$",
              title=f"{int((w != 0).sum())} of {p} features nonzero")
     ax_s.legend(fontsize=8, loc="upper left")
 

@@ -69,6 +69,10 @@ def _ista_with(lipschitz=None, threshold=None, grad_scale=1.0, grad_sign=1.0, pr
             if prox == "subgradient":
                 w = w - step * (grad + alpha * np.sign(w))
                 continue
+            if prox == "swapped":  # soft-threshold, then the gradient step at the thresholded point
+                v = np.sign(w) * np.maximum(np.abs(w) - t, 0)
+                w = v - step * grad_sign * grad_scale * X.T @ (X @ v - y) / n
+                continue
             z = w - step * grad
             w = z * (np.abs(z) > t) if prox == "hard" else np.sign(z) * np.maximum(np.abs(z) - t, 0)
         return w
@@ -93,6 +97,8 @@ def test_ista_accepts_the_reference(capsys):
     (_ista_with(grad_sign=-1.0), "sign error"),
     (_ista_with(prox="hard"), "hard-thresholded"),
     (_ista_with(prox="subgradient"), "subgradient step"),
+    (_ista_with(prox="swapped"), "wrong order"),
+    (_ista_with(threshold=lambda step, alpha: step * alpha / 80), "threshold is n times too small"),
     (_ista_with(lipschitz=lambda X, n: 2 * np.linalg.norm(X, 2) ** 2 / n), "wrong values"),
 ])
 def test_ista_names_each_mistake(candidate, match):
@@ -208,7 +214,7 @@ def test_conceptual_answers(capsys):
 
 
 @pytest.mark.parametrize("question, value, match", [
-    ("02.adam_zeros", "a", "hover|jumps across zero"),
+    ("02.adam_zeros", "a", "jumps across zero.*about ±lr, not ±lr·λ"),
     ("02.adam_zeros", "c", "data gradient"),
     ("02.adam_zeros", None, "no answer yet"),
     ("02.laplace_scale", 200, "dropped the n"),
@@ -247,6 +253,36 @@ def test_new_mistakes_get_their_hint():
         check.soft_threshold(lambda x, t: x if t == 0 else _soft(x, t))
     with pytest.raises(AssertionError, match="exercise's value"):
         check.ista(lambda X, y, alpha, n_iter: _ista(X, y, alpha, n_iter, fixed_alpha=0.2))
+
+
+def _ista_half_scaling(X, y, alpha, n_iter):
+    """ISTA written for 1/2 ||y - Xw||^2 + alpha ||w||_1 (no 1/n anywhere): its threshold is n times too small."""
+    step = 1 / np.linalg.norm(X, ord=2) ** 2
+    w = np.zeros(X.shape[1])
+    for _ in range(n_iter):
+        z = w - step * X.T @ (X @ w - y)
+        w = np.sign(z) * np.maximum(np.abs(z) - step * alpha, 0.0)
+    return w
+
+
+def _ista_threshold_first(X, y, alpha, n_iter):
+    """The proximal and the gradient step in the wrong order."""
+    n = len(y)
+    step = n / np.linalg.norm(X, ord=2) ** 2
+    w = np.zeros(X.shape[1])
+    for _ in range(n_iter):
+        w = np.sign(w) * np.maximum(np.abs(w) - step * alpha, 0.0)
+        w = w - step * X.T @ (X @ w - y) / n
+    return w
+
+
+def test_review_mistakes_get_their_own_hint():
+    with pytest.raises(AssertionError, match=r"½‖y − Xw‖²") as info:
+        check.ista(_ista_half_scaling)
+    assert "subgradient" not in str(info.value)
+    with pytest.raises(AssertionError, match="wrong order") as info:
+        check.ista(_ista_threshold_first)
+    assert "subgradient" not in str(info.value)
 
 
 def test_correct_variants_pass():

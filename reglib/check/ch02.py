@@ -83,6 +83,9 @@ def _ista_variant(X, y, alpha, n_iter, *, lipschitz, grad_scale=1.0, grad_sign=1
             z = w - step * grad_sign * grad_scale * X.T @ (X @ w - y) / n
             if prox == "soft":
                 w = np.sign(z) * np.maximum(np.abs(z) - t, 0.0)
+            elif prox == "swapped":  # soft-threshold first, then the gradient step at the thresholded point
+                v = np.sign(w) * np.maximum(np.abs(w) - t, 0.0)
+                w = v - step * grad_sign * grad_scale * X.T @ (X @ v - y) / n
             elif prox == "hard":
                 w = z * (np.abs(z) > t)
             else:  # a subgradient step instead of a proximal one
@@ -107,11 +110,19 @@ def _ista_mistakes(X, y, alpha, n_iter):
          "you soft-thresholded by α; the threshold of a proximal step is step · α (the prox of step · α‖w‖₁)"),
         (_ista_variant(X, y, alpha, n_iter, lipschitz=L, threshold=alpha * L),
          "you soft-thresholded by α/step; the threshold of a proximal step is step · α"),
+        (_ista_variant(X, y, alpha, n_iter, lipschitz=L, threshold=alpha / L / n),
+         "your threshold is n times too small: this is ISTA for ½‖y − Xw‖² + α‖w‖₁ (gradient Xᵀ(Xw − y), step "
+         "1/‖X‖₂², threshold α/‖X‖₂²); the exercise's loss is 1/(2n)‖y − Xw‖², whose step is 1/L = n/‖X‖₂², so "
+         "the threshold step · α is n times larger"),
         (_ista_variant(X, y, alpha, n_iter, lipschitz=L, grad_sign=-1.0),
          "sign error in the gradient: ∇f(w) = Xᵀ(Xw − y)/n, and the step goes against it, w − step · ∇f(w)"),
         (_ista_variant(X, y, alpha, n_iter, lipschitz=L, prox="hard"),
          "you hard-thresholded: the proximal operator of the L1 penalty is soft-thresholding, which also shrinks "
          "the entries it keeps"),
+        (_ista_variant(X, y, alpha, n_iter, lipschitz=L, prox="swapped"),
+         "the two halves of the step are in the wrong order: you soft-threshold w and then take the gradient step, "
+         "so the w you return has just had a gradient step and has no exact zeros; take the gradient step first "
+         "and soft-threshold its result, w ← S_{step·α}(w − step · ∇f(w))"),
         (_ista_variant(X, y, alpha, n_iter, lipschitz=L, prox="subgradient"),
          "this is a subgradient step, w − step · (∇f(w) + α sign(w)), which never produces exact zeros; take a "
          "gradient step on the data term, then soft-threshold"),
@@ -136,14 +147,18 @@ def ista(candidate) -> None:
     def diverged(w):
         return not np.isfinite(w).all() or np.abs(w).max() > 1e6
 
-    # a recognised mistake first (at the first iteration count where the output is off), then divergence
-    for n_iter, out in outputs.items():
-        if diverged(out) or np.allclose(out, linear.ista(X, y, alpha, n_iter), atol=1e-8, rtol=1e-6):
-            continue
-        for wrong, hint in _ista_mistakes(X, y, alpha, n_iter):
-            if not diverged(wrong) and np.allclose(out, wrong, atol=1e-8, rtol=1e-6):
+    # a recognised mistake first, then divergence. A mistake is named only if it reproduces the output at every
+    # iteration count where the output is finite: some mistakes agree after one iteration (swapping the gradient
+    # step and the soft-threshold gives the same first step as a subgradient step) and part later
+    off = [k for k, out in outputs.items()
+           if not diverged(out) and not np.allclose(out, linear.ista(X, y, alpha, k), atol=1e-8, rtol=1e-6)]
+    if off:
+        finite = [k for k, out in outputs.items() if not diverged(out)]
+        mistakes = {k: _ista_mistakes(X, y, alpha, k) for k in finite}
+        for i, (_, hint) in enumerate(mistakes[finite[0]]):
+            if all(not diverged(mistakes[k][i][0]) and np.allclose(outputs[k], mistakes[k][i][0], atol=1e-8,
+                                                                    rtol=1e-6) for k in finite):
                 fail(f"`{name}`: {hint}")
-        break
     for n_iter, out in outputs.items():
         if diverged(out):
             fail(f"`{name}` diverged (NaN, inf or huge values after {n_iter} iterations): check the step size 1/L "
@@ -253,8 +268,10 @@ register_answers({
         "correct": hash_answer("02.adam_zeros", "b"),
         "hints": {
             hash_answer("02.adam_zeros", "a"): "the lasso's zeros come from an exact minimiser (or proximal steps); "
-                                               "a gradient step adds ±lr·λ and jumps across zero — see chapter 02 §4 "
-                                               "and §8",
+                                               "a gradient step on the penalty moves a small weight by a step of fixed "
+                                               "size and jumps across zero — with Adam, which divides by the gradient's "
+                                               "running scale, about ±lr, not ±lr·λ as with plain SGD — see chapter "
+                                               "02 §4 and §8",
             hash_answer("02.adam_zeros", "c"): "the penalty pulls small weights toward zero but the data gradient "
                                                "keeps the useful ones large; and even the small ones are not exactly 0",
         },
