@@ -10,7 +10,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from reglib.augment import plot_draws, shift_tta, show_images  # noqa: E402
+from reglib.augment import plot_draws, random_scale, shift_tta, show_images  # noqa: E402
 from reglib.models import MLP  # noqa: E402
 
 
@@ -78,3 +78,23 @@ def test_show_images_shows_one_image_per_axes_with_titles_and_colours():
     np.testing.assert_array_equal(axes[1].images[0].get_array(), images[1, 0].numpy())
     assert all(len(ax.get_xticks()) == 0 for ax in axes)
     plt.close(fig)
+
+
+# --------------------------------------------------------------------------- eq. (3), moved from the chapter
+
+
+def test_random_scale_is_eq_3_against_np_interp():
+    """Chapter 08, eq. (3): a ramp r[t] = t in a second channel (both channels share one factor) recovers the
+    factor f_n each signal drew (its slope at the centre is 1/f_n); the other channel must equal np.interp at
+    c + (t - c)/f_n, which also repeats the end values."""
+    x = torch.randn(64, 40, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    length = x.shape[-1]
+    ramp = torch.arange(length, dtype=torch.float64).expand(len(x), length)
+    scaled = random_scale(torch.stack([ramp, x], dim=1), 0.2, torch.Generator().manual_seed(2))
+    factor = 1 / (scaled[:, 0, length // 2] - scaled[:, 0, length // 2 - 1])
+    assert ((factor > 0.8 - 1e-9) & (factor < 1.2 + 1e-9)).all()
+    c = (length - 1) / 2
+    for n in range(len(x)):
+        source = c + (np.arange(length) - c) / factor[n].item()
+        np.testing.assert_allclose(scaled[n, 1].numpy(), np.interp(source, np.arange(length), x[n].numpy()),
+                                   atol=1e-9)

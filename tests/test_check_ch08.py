@@ -268,6 +268,26 @@ def test_noise_alpha(capsys):
         check.noise_alpha(np.ones(3), n * sigma**2)
 
 
+def test_noise_alpha_requires_the_seeded_grid_value():
+    """The task's computation (1000 copies, seed 0) is deterministic: its grid value passes, its neighbours one grid
+    step away (within 25 % of n sigma^2, which the old check accepted) and a fit from 3 copies that lands on one of
+    them are rejected with their own hint."""
+    from reglib.check.ch08 import _noisy_fit
+
+    X, y, sigma = check.noise_ridge_data()
+    n = X.shape[0]
+    alphas = np.geomspace(1e-3, 1e2, 101)
+    check.noise_alpha(alphas[61], n * sigma**2)  # the seeded answer, 1.122
+    for neighbour in (alphas[60], alphas[62]):
+        with pytest.raises(AssertionError, match="1 grid step away .* 1000 copies and seed 0"):
+            check.noise_alpha(neighbour, n * sigma**2)
+    w3 = _noisy_fit(X, y, sigma, 3, 0)  # seed 0 with 3 copies lands off the seeded grid value
+    few = alphas[int(np.argmin([np.linalg.norm(ridge(X, y, a) - w3) for a in alphas]))]
+    assert few != alphas[61] and abs(few / (n * sigma**2) - 1) < 0.25
+    with pytest.raises(AssertionError, match="grid step"):
+        check.noise_alpha(few, n * sigma**2)
+
+
 # --------------------------------------------------------------------------- conceptual questions
 
 
@@ -280,6 +300,10 @@ def test_conceptual_answers(capsys):
         check.answer("08.digit_label_preserving", {"a", "b", "c", "e"})
     with pytest.raises(AssertionError, match="6 into a 9"):
         check.answer("08.digit_label_preserving", {"a", "b", "d", "e"})
+    with pytest.raises(AssertionError, match="vertical flip .* mirrored 9"):
+        check.answer("08.digit_label_preserving", {"a", "b", "e", "f"})
+    with pytest.raises(AssertionError, match="180° rotation .* vertical flip"):
+        check.answer("08.digit_label_preserving", {"a", "b", "d", "e", "f"})
     with pytest.raises(AssertionError, match="no answer yet"):
         check.answer("08.digit_label_preserving", None)
     with pytest.raises(AssertionError, match="deploy"):
