@@ -18,6 +18,15 @@ def test_reference_passes():
     check.double_descent_sweep(errors, SWEEP_P[int(np.argmax(errors))])
 
 
+def test_double_descent_pass_message_places_the_peak_against_the_threshold(capsys):
+    """The exercise's peak (p = 100 = n) is not the interpolation threshold: rank Φ is 94 there and reaches n at
+    p = 125. The pass message must say so instead of calling p = 100 the threshold."""
+    errors = _reference_errors()
+    check.double_descent_sweep(errors, SWEEP_P[int(np.argmax(errors))])
+    out = capsys.readouterr().out
+    assert "peaks at p = 100, where rank Φ = 94" in out and "n = 100 at p = 125" in out and "just below" in out
+
+
 def test_randomize_labels_mistakes():
     def always_different(y, fraction, k, generator=None):
         return (y + 1) % k if fraction > 0 else y.clone()

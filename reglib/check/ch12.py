@@ -207,7 +207,23 @@ def double_descent_sweep(errors, peak_p) -> None:
     ], context="(use random_relu_features(X, p, seed=0, scale=4.0), your min_norm_solution, one-hot targets)")
     if peak_p != SWEEP_P[int(np.argmax(expected))]:
         fail(f"`peak_p` = {peak_p!r} is not the feature count with the largest test error")
-    passed(name, f"the test error peaks at p = {peak_p}, the interpolation threshold (n = 100)")
+    passed(name, _peak_message(peak_p))
+
+
+def _peak_message(peak_p) -> str:
+    """Where the peak sits relative to the interpolation threshold, the first p with rank Φ = n (chapter 12 §2)."""
+    X, y, _, _ = double_descent_data()
+    n = len(y)
+    features = {p: ref.random_relu_features(X, p, seed=0, scale=4.0)[0] for p in SWEEP_P}
+    rank = {p: int(np.linalg.matrix_rank(phi)) for p, phi in features.items()}
+    threshold = next(p for p in SWEEP_P if rank[p] == n)
+    if peak_p == threshold:
+        return f"the test error peaks at p = {peak_p}, the interpolation threshold (the first p with rank Φ = n = {n})"
+    zero = peak_p - int(np.count_nonzero(features[peak_p].any(axis=0)))
+    side = "just below" if peak_p < threshold else "above"
+    return (f"the test error peaks at p = {peak_p}, where rank Φ = {rank[peak_p]} ({zero} features are zero on every "
+            f"training digit); rank Φ first reaches n = {n} at p = {threshold}, the interpolation threshold of this "
+            f"sweep, so the peak sits {side} it, where Φ is already nearly singular")
 
 
 register_answers({
@@ -220,7 +236,8 @@ register_answers({
             hash_answer("12.random_labels", "b"): "the very network that memorised random labels reached ~97 % test "
                                                   "accuracy on the true ones",
         },
-        "explain": "explicit regularizers are neither necessary nor sufficient",
+        "explain": "explicit regularizers are not necessary for generalization, and at the strength used they did not "
+                   "prevent memorisation",
     },
     "12.gd_limit": {
         "choices": "'a', 'b' or 'c'",
