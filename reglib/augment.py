@@ -301,7 +301,8 @@ def random_shift(x: torch.Tensor, max_shift: int, generator: torch.Generator | N
         :math:`S \\ge 0`.
     generator : torch.Generator, optional
     mode : {"circular", "zeros"}
-        ``"circular"`` wraps around (indices mod :math:`L`, as MNIST-1D's own translation does), so
+        ``"circular"`` wraps around (indices mod :math:`L`, as MNIST-1D's generator rolls its zero-padded
+        template; rolled after noise and shear, a finished signal gains a jump the generator never makes), so
         each signal keeps its multiset of values; ``"zeros"`` fills the vacated positions with 0.
 
     Returns
