@@ -59,3 +59,16 @@ def assert_answer(capsys):
             check.answer(question, None)
 
     return run
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture
+def ax():
+    """A fresh matplotlib Axes, closed after the test (the plotting tests draw on it)."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    yield ax
+    plt.close(fig)

@@ -14,13 +14,6 @@ from reglib.plot import COLORS, plot_sweep  # noqa: E402
 
 
 @pytest.fixture
-def ax():
-    fig, ax = plt.subplots()
-    yield ax
-    plt.close(fig)
-
-
-@pytest.fixture
 def results():
     """What sweep returns for a made-up run: accuracy falls with λ, loss rises, and a model that is no number."""
     return sweep(lambda lam, seed: {"acc": 0.9 - lam - seed / 100, "loss": lam + seed, "model": object()},

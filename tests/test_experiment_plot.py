@@ -13,13 +13,6 @@ from reglib.experiment import SEEDS, mean_std, over_seeds, show_source, stack_re
 from reglib.plot import COLORS, bar_mean_std, mean_std_band, use_style  # noqa: E402
 
 
-@pytest.fixture
-def ax():
-    fig, ax = plt.subplots()
-    yield ax
-    plt.close(fig)
-
-
 # --------------------------------------------------------------------------- experiment
 
 
