@@ -11,8 +11,9 @@ Three pieces, each small enough to read in one sitting:
   :class:`SearchResult` (every :class:`Trial`, the best one, the best score after each trial);
 * **helpers**: :func:`select_best` picks an entry from a list of result records by a validation
   metric (and refuses a test metric), :func:`validation_curve` sweeps one hyperparameter over
-  several seeds, and :func:`expected_max_normal` gives the selection bias of picking the best of
-  ``n`` noisy scores (chapter 13, eq. (4)).
+  several seeds, :func:`expected_max_normal` gives the selection bias of picking the best of
+  ``n`` noisy scores (chapter 13, eq. (4)), and :func:`selection_optimism` measures it on real networks
+  over random divisions of their held-out signals (chapter 13, §7).
 
 Randomness comes from ``numpy.random.default_rng(seed)``: the same seed gives the same
 configurations, in the same order, whatever ``run`` returns (Bergstra & Bengio 2012).
@@ -30,7 +31,7 @@ import numpy as np
 from ._validate import check_choice, check_int, check_positive, check_range
 
 __all__ = ["Uniform", "LogUniform", "IntUniform", "Choice", "Space", "Trial", "SearchResult", "grid_search",
-           "random_search", "select_best", "validation_curve", "expected_max_normal"]
+           "random_search", "select_best", "validation_curve", "expected_max_normal", "selection_optimism"]
 
 
 # --------------------------------------------------------------------------- distributions
@@ -488,3 +489,50 @@ def expected_max_normal(n: int) -> float:
     phi = np.exp(-0.5 * z**2) / math.sqrt(2 * math.pi)
     density = n * phi * ndtr(z) ** (n - 1)
     return float(np.trapezoid(z * density, z) if hasattr(np, "trapezoid") else np.trapz(z * density, z))
+
+
+def selection_optimism(hits, n_test: int, fixed: int | None = None, n_divisions: int = 1000, seed: int = 0):
+    """How much choosing a network by its test score overstates that score (chapter 13, §7).
+
+    ``hits[i, j]`` says whether network ``i`` classified held-out signal ``j`` correctly. Each of
+    ``n_divisions`` random divisions (a permutation from ``numpy.random.default_rng(seed)``) makes its first
+    ``n_test`` signals the "test set" and the others the "fresh" signals; the network with the best test
+    accuracy (the first on ties) is chosen, and its test accuracy minus its fresh accuracy is that
+    division's **optimism**. A network chosen beforehand (``fixed``, e.g. the one chosen on validation data)
+    is scored on the same divisions: since its choice does not depend on them, its mean optimism is zero up
+    to sampling noise, and its spread shows how far an honest test score moves between test sets.
+
+    Parameters
+    ----------
+    hits : array (networks, signals) of bool or 0/1
+    n_test : int
+        Signals per test set, 1 <= n_test < signals.
+    fixed : int, optional
+        Index of a network chosen without looking at the held-out signals.
+    n_divisions : int
+        Number of random divisions, >= 1.
+    seed : int
+        Seed of the divisions.
+
+    Returns
+    -------
+    (optimism_chosen, optimism_fixed) : arrays of length ``n_divisions`` (``optimism_fixed`` is ``None``
+    without ``fixed``).
+    """
+    hits = np.asarray(hits)
+    if hits.ndim != 2 or hits.shape[1] < 2:
+        raise ValueError(f"hits must have shape (networks, signals) with at least 2 signals, got {hits.shape}")
+    n_test = check_int("n_test", n_test, 1, hits.shape[1] - 1)
+    n_divisions = check_int("n_divisions", n_divisions, 1)
+    if fixed is not None:
+        fixed = check_int("fixed", fixed, 0, hits.shape[0] - 1)
+    rng = np.random.default_rng(check_int("seed", seed, 0))
+    optimism_chosen, optimism_fixed = [], []
+    for _ in range(n_divisions):
+        perm = rng.permutation(hits.shape[1])
+        acc_test, acc_fresh = hits[:, perm[:n_test]].mean(1), hits[:, perm[n_test:]].mean(1)
+        chosen = int(np.argmax(acc_test))
+        optimism_chosen.append(acc_test[chosen] - acc_fresh[chosen])
+        if fixed is not None:
+            optimism_fixed.append(acc_test[fixed] - acc_fresh[fixed])
+    return np.array(optimism_chosen), (np.array(optimism_fixed) if fixed is not None else None)

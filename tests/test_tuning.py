@@ -1,5 +1,6 @@
 """reglib.tuning: search spaces, grid and random search, selection on validation data, selection bias."""
 
+import itertools
 import math
 
 import numpy as np
@@ -9,7 +10,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from reglib.tuning import (Choice, IntUniform, LogUniform, SearchResult, Space, Trial, Uniform, expected_max_normal,
-                           grid_search, random_search, select_best, validation_curve)
+                           grid_search, random_search, select_best, selection_optimism, validation_curve)
 
 
 def _rng(seed=0):
@@ -339,3 +340,51 @@ def test_parallel_searches_and_curves_equal_the_serial_ones():
     for key in ("acc", "curve"):
         np.testing.assert_array_equal(c_parallel[key], c_serial[key])
     np.testing.assert_allclose(c_serial["acc"], [[1.0, 1.1, 1.2], [2.0, 2.1, 2.2]])
+
+
+# --------------------------------------------------------------------------- chapter 13, §3 and §7
+
+
+def test_chapter_13_vectorised_searches_are_reglibs_searches():
+    """Chapter 13 §3 evaluates 2000 synthetic problems at once with numpy; the configurations it scores are the
+    ones grid_search (Space.grid, in itertools.product order) and random_search (seeded draws) try."""
+    k = 3
+    space = Space({"u1": Uniform(0.5 / k, 1 - 0.5 / k), "u2": Uniform(0.5 / k, 1 - 0.5 / k)})
+    values = space.grid(k)
+    points = np.array(list(itertools.product(values["u1"], values["u2"])))
+    np.testing.assert_allclose(points[:, 0], np.repeat([1 / 6, 1 / 2, 5 / 6], 3))  # the centres of 3 cells
+    optimum = np.array([0.62, 0.3])
+    g = lambda t: np.exp(-t ** 2 / (2 * 0.08 ** 2))  # noqa: E731
+    objective = lambda c: float(g(c["u1"] - optimum[0]) + 0.05 * g(c["u2"] - optimum[1]))  # noqa: E731
+    result = grid_search(objective, values)
+    np.testing.assert_allclose([[t.config["u1"], t.config["u2"]] for t in result.trials], points)
+    np.testing.assert_allclose(result.best_score, max(objective({"u1": a, "u2": b}) for a, b in points))
+    result = random_search(objective, Space({"u1": Uniform(0.0, 1.0), "u2": Uniform(0.0, 1.0)}), n_trials=9, seed=9)
+    np.testing.assert_allclose([[t.config["u1"], t.config["u2"]] for t in result.trials],
+                               np.random.default_rng(9).uniform(0, 1, (9, 2)))
+
+
+def test_selection_optimism_by_hand_and_its_properties():
+    rng = np.random.default_rng(0)
+    hits = rng.random((8, 600)) < np.linspace(0.6, 0.7, 8)[:, None]
+    chosen, fixed = selection_optimism(hits, 100, fixed=3, n_divisions=50, seed=4)
+    # by hand, the same divisions
+    perms = np.random.default_rng(4)
+    for d in range(50):
+        perm = perms.permutation(600)
+        a, b = hits[:, perm[:100]].mean(1), hits[:, perm[100:]].mean(1)
+        assert chosen[d] == a[np.argmax(a)] - b[np.argmax(a)] and fixed[d] == a[3] - b[3]
+    assert chosen.mean() > fixed.mean()  # choosing on the test set overstates
+    assert selection_optimism(hits, 100, n_divisions=5)[1] is None
+    # one network: choosing is not selecting, both numbers coincide
+    one, same = selection_optimism(hits[:1], 100, fixed=0, n_divisions=20)
+    np.testing.assert_array_equal(one, same)
+
+
+@pytest.mark.parametrize("kwargs, match", [({"hits": np.zeros(5), "n_test": 2}, "hits"),
+                                           ({"hits": np.zeros((2, 5)), "n_test": 5}, "n_test"),
+                                           ({"hits": np.zeros((2, 5)), "n_test": 2, "fixed": 2}, "fixed"),
+                                           ({"hits": np.zeros((2, 5)), "n_test": 2, "n_divisions": 0}, "n_divisions")])
+def test_selection_optimism_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        selection_optimism(**kwargs)
