@@ -4,7 +4,7 @@ Three pieces, each small enough to read in one sitting:
 
 * **search spaces**: :class:`Uniform`, :class:`LogUniform`, :class:`IntUniform` and :class:`Choice`
   distributions, collected in a :class:`Space` (a plain ``dict`` of them works everywhere too).
-  :class:`LogUniform` samples :math:`\\log \\theta` uniformly (chapter 13, eq. (3)), the right
+  :class:`LogUniform` samples :math:`\\log \\theta` uniformly (chapter 13, eq. (4)), the right
   scale for learning rates and penalty strengths, whose effect depends on their order of magnitude;
 * **searches**: :func:`grid_search` and :func:`random_search` call ``run(config)``, which trains a
   model with the hyperparameters in ``config`` and returns its **validation** score, and return a
@@ -12,7 +12,7 @@ Three pieces, each small enough to read in one sitting:
 * **helpers**: :func:`select_best` picks an entry from a list of result records by a validation
   metric (and refuses a test metric), :func:`validation_curve` sweeps one hyperparameter over
   several seeds, :func:`expected_max_normal` gives the selection bias of picking the best of
-  ``n`` noisy scores (chapter 13, eq. (4)), and :func:`selection_optimism` measures it on real networks
+  ``n`` noisy scores (chapter 13, eq. (2)), and :func:`selection_optimism` measures it on real networks
   over random divisions of their held-out signals (chapter 13, §7).
 
 Randomness comes from ``numpy.random.default_rng(seed)``: the same seed gives the same
@@ -48,7 +48,7 @@ def _check_n(n) -> int:
 
 
 class Uniform:
-    """Uniform on ``[low, high)`` (chapter 13, eq. (2)): for hyperparameters whose effect is additive,
+    """Uniform on ``[low, high)`` (chapter 13, eq. (3)): for hyperparameters whose effect is additive,
     such as a dropout rate or a label-smoothing :math:`\\varepsilon`.
 
     Parameters
@@ -78,7 +78,7 @@ class Uniform:
 
 
 class LogUniform:
-    """Log-uniform on ``[low, high)`` (chapter 13, eq. (3)): :math:`\\log\\theta \\sim U(\\log a, \\log b)`.
+    """Log-uniform on ``[low, high)`` (chapter 13, eq. (4)): :math:`\\log\\theta \\sim U(\\log a, \\log b)`.
 
     Its density is :math:`p(\\theta) = 1 / (\\theta \\log(b/a))` and its distribution function
     :math:`P(\\theta \\le t) = \\log(t/a)/\\log(b/a)`, so every factor of ten between ``low`` and
@@ -473,7 +473,7 @@ def validation_curve(run, values, seeds=None, *, parallel: bool = False) -> dict
 
 
 def expected_max_normal(n: int) -> float:
-    """:math:`\\mathbb E[\\max(Z_1, \\dots, Z_n)]` for i.i.d. standard normals (chapter 13, eq. (4)).
+    """:math:`\\mathbb E[\\max(Z_1, \\dots, Z_n)]` for i.i.d. standard normals (chapter 13, eq. (2)).
 
     .. math:: \\mathbb E[\\max_i Z_i] = \\int_{-\\infty}^{\\infty} z\\, n\\, \\varphi(z)\\, \\Phi(z)^{n-1}\\, dz,
 

@@ -45,7 +45,7 @@ def sample_log_uniform(candidate) -> None:
     if below < 0.1:
         fail(f"`{name}`: only {below:.1%} of the draws fall below 1e-3, half of the decades of [1e-5, 1e-1]: "
              "this is uniform sampling instead of log-uniform. A uniform draw spends almost all trials on the "
-             "largest decade; sample log(θ) uniformly (chapter 13, eq. (3))")
+             "largest decade; sample log(θ) uniformly (chapter 13, eq. (4))")
     steps = np.diff(x)
     if np.all(steps >= 0) or np.all(steps <= 0):
         other = _draw(candidate, low, high, size, 1, name)
