@@ -255,11 +255,13 @@ def _bound_names(stmt, source_lines) -> str | None:
     call = stmt.value
     labels = [arg.value for arg in call.args if isinstance(arg, ast.Constant) and isinstance(arg.value, str)]
     names = [ast.unparse(arg) for arg in call.args if not isinstance(arg, ast.Constant)]
-    if labels:  # check_x("name", name, bounds...): the checked value is the argument called `name`
-        names = [n for n in names if n == labels[0]] or names[:1]
     targets = [ast.unparse(t) for t in stmt.targets]
     if not names or all(t in (", ".join(names), "(" + ", ".join(names) + ")") for t in targets):
-        return None
+        return None  # re-binds its own arguments: nothing to show
+    if not labels:  # an unlabelled helper (w = _check_w0(w0, d)) may compute its result: show it whole
+        return "\n".join(source_lines[stmt.lineno - 1:stmt.end_lineno])
+    # check_x("name", name, bounds...): the checked value is the argument called `name`
+    names = [n for n in names if n == labels[0]] or names[:1]
     line = source_lines[stmt.lineno - 1]
     return f"{line[:len(line) - len(line.lstrip())]}{' = '.join(targets)} = {', '.join(names)}"
 

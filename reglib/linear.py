@@ -410,6 +410,13 @@ def lasso(X, y, alpha: float, tol: float = 1e-12, max_iter: int = 10_000, *, w0=
 
 # ----------------------------------------------------------------------------- ISTA
 
+def _inverse_lipschitz(X) -> float:
+    """The default step 1/L of the proximal and subgradient methods, L = ‖X‖₂²/n the Lipschitz constant of
+    the gradient of (1/2n)‖y − Xw‖² (1 when X is zero)."""
+    lipschitz = np.linalg.norm(X, ord=2) ** 2 / len(X)
+    return 1.0 / lipschitz if lipschitz > 0 else 1.0
+
+
 def ista(X, y, alpha: float, n_iter: int, step: float | None = None, *, l1_ratio: float = 1.0, w0=None,
          return_history: bool = False):
     r"""Proximal gradient descent (ISTA) on the lasso / elastic-net objective (chapter 02, eq. (7)).
@@ -448,10 +455,7 @@ def ista(X, y, alpha: float, n_iter: int, step: float | None = None, *, l1_ratio
     n_iter = check_int("n_iter", n_iter, 0)
     l1_ratio = check_probability("l1_ratio", l1_ratio)
     n = len(y)
-    if step is None:
-        lipschitz = np.linalg.norm(X, ord=2) ** 2 / n
-        step = 1.0 / lipschitz if lipschitz > 0 else 1.0
-    step = check_positive("step", step)
+    step = check_positive("step", _inverse_lipschitz(X) if step is None else step)
     w = _check_w0(w0, X.shape[1])
     history = [elastic_net_objective(X, y, w, alpha, l1_ratio)] if return_history else None
     for _ in range(n_iter):
@@ -488,10 +492,7 @@ def subgradient_descent(X, y, alpha: float, n_iter: int, step: float | None = No
     alpha = check_nonneg("alpha", alpha)
     n_iter = check_int("n_iter", n_iter, 0)
     n = len(y)
-    if step is None:
-        lipschitz = np.linalg.norm(X, ord=2) ** 2 / n
-        step = 1.0 / lipschitz if lipschitz > 0 else 1.0
-    step = check_positive("step", step)
+    step = check_positive("step", _inverse_lipschitz(X) if step is None else step)
     w = _check_w0(w0, X.shape[1])
     path, history = [w], [lasso_objective(X, y, w, alpha)]
     for _ in range(n_iter):

@@ -196,6 +196,11 @@ def test_show_source_leaves_argument_checks_out():
 
     source, count = experiment.source_without_checks(DropConnectLinear.__init__)
     assert "self.p = p" in source and "check_probability" not in source and count >= 1
+    # an unlabelled helper that computes its result is shown whole, not guessed at
+    from reglib import linear
+
+    source, _ = experiment.source_without_checks(linear.ista)
+    assert "w = _check_w0(w0, X.shape[1])" in source and "w = w0, X.shape[1]" not in source
     # a function without checks comes back whole
     source, count = experiment.source_without_checks(experiment.mean_std)
     assert count == 0 and source.strip() == inspect.getsource(experiment.mean_std).strip()
